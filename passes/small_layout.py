@@ -1,0 +1,163 @@
+"""
+small-layout: puts every activation in the one shared blocked layout
+`[C / Cb][H][W][Cb]` (Cb = `c_ob`, a target parameter), packs weights at
+compile time and converts layout only at the function's inputs and outputs.
+
+* intermediate buffers change type, plain -> blocked;
+* each input argument is converted once into a blocked buffer, each output
+  argument is written through a blocked buffer converted at the end;
+* conv weights become `[K/Cb][F_c/Cb][Fh][Fw][Cb][Cb]`, depthwise weights
+  `[C/Cb][Fh][Fw][Cb]`, biases `[K/Cb][Cb]`, zero-padded;
+* every small op records `c_ob` (and `small.layer` the tile width `w_ob`);
+* a reshape that does not move data in the blocked layout (`1xCx1x1` <->
+  `1xC`) disappears: its output aliases its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import func, memref
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from small_ir.builder import memref_type
+from small_ir.dialects import small
+from small_ir.dialects.nn import shape_of
+from small_ir.dialects.small import Activation, ceil_div
+from small_ir.weights import add_constant, constant_array, erase_unused_globals
+
+
+def plain_activation(value: SSAValue) -> Activation:
+    shape = shape_of(value)
+    if len(shape) == 2:
+        return Activation(shape[1], 1, 1)
+    if len(shape) == 4:
+        return Activation(shape[1], shape[2], shape[3])
+    raise ValueError(f"small-layout: activation {shape} is neither 1xN nor 1xCxHxW")
+
+
+def blocked_type(value: SSAValue, block: int) -> memref.MemRefType:
+    plain = plain_activation(value)
+    return memref_type(Activation(plain.channels, plain.height, plain.width, block).memref_shape())
+
+
+def pack_conv(weight: np.ndarray, block: int) -> np.ndarray:
+    out_channels, in_channels, fh, fw = weight.shape
+    padded = np.zeros((ceil_div(out_channels, block) * block, ceil_div(in_channels, block) * block, fh, fw), np.float32)
+    padded[:out_channels, :in_channels] = weight
+    kb, cb = padded.shape[0] // block, padded.shape[1] // block
+    # [kb, co, cb, ci, h, w] -> [kb, cb, h, w, ci, co]
+    return padded.reshape(kb, block, cb, block, fh, fw).transpose(0, 2, 4, 5, 3, 1).copy()
+
+
+def pack_depthwise(weight: np.ndarray, block: int) -> np.ndarray:
+    channels, _, fh, fw = weight.shape
+    padded = np.zeros((ceil_div(channels, block) * block, fh, fw), np.float32)
+    padded[:channels] = weight[:, 0]
+    return padded.reshape(-1, block, fh, fw).transpose(0, 2, 3, 1).copy()
+
+
+def pack_bias(bias: np.ndarray, block: int) -> np.ndarray:
+    padded = np.zeros(ceil_div(bias.shape[0], block) * block, np.float32)
+    padded[: bias.shape[0]] = bias
+    return padded.reshape(-1, block)
+
+
+def is_small_op(op: Operation) -> bool:
+    return isinstance(op, small.LayerOp | small.ConvertOp | small.SoftmaxOp | small.ConcatOp)
+
+
+@dataclass(frozen=True)
+class SmallLayout(ModulePass):
+    name = "small-layout"
+
+    c_ob: int = 16
+    """Channel block Cb: the lanes of the register tile."""
+
+    w_ob: int = 6
+    """Register tile width: output pixels per microkernel call."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.c_ob < 1 or self.w_ob < 1:
+            raise ValueError(f"small-layout: c_ob and w_ob must be >= 1, got c_ob={self.c_ob} w_ob={self.w_ob}")
+        for function in op.ops:
+            if isinstance(function, func.FuncOp) and function.body.blocks:
+                self.block_function(op, function.body.block)
+        erase_unused_globals(op)
+
+    def block_function(self, module: ModuleOp, block: Block) -> None:
+        layers = [op for op in block.ops if is_small_op(op)]
+        if not layers:
+            return
+        if any(isinstance(op, small.LayerOp) and op.block for op in layers):
+            raise ValueError("small-layout: the function is already blocked")
+        blocked: set[SSAValue] = set()
+        for alloc in [op for op in block.ops if isinstance(op, memref.AllocOp)]:
+            blocked |= self.retype_buffer(alloc)
+        for argument in list(block.args):
+            blocked |= self.convert_argument(block, argument)
+        for op in layers:
+            self.block_op(module, op, blocked)
+        for op in [op for op in block.ops if isinstance(op, small.ConvertOp)]:
+            self.drop_if_noop(op)
+
+    def retype_buffer(self, alloc: memref.AllocOp) -> set[SSAValue]:
+        if not any(is_small_op(use.operation) for use in alloc.memref.uses):
+            return set()
+        new = memref.AllocOp([], [], blocked_type(alloc.memref, self.c_ob))
+        Rewriter.replace_op(alloc, new)
+        return {new.memref}
+
+    def convert_argument(self, block: Block, argument: SSAValue) -> set[SSAValue]:
+        users = [use.operation for use in argument.uses if is_small_op(use.operation)]
+        if not users:
+            return set()
+        plain = plain_activation(argument)
+        buffer = memref.AllocOp([], [], blocked_type(argument, self.c_ob))
+        if any(getattr(op, "output", None) is argument for op in users):
+            convert = small.ConvertOp(buffer.memref, argument, (plain.channels, self.c_ob), (plain.channels, 0))
+            Rewriter.insert_op([buffer], InsertPoint.at_start(block))
+            Rewriter.insert_op([convert], InsertPoint.before(block.last_op))
+        else:
+            convert = small.ConvertOp(argument, buffer.memref, (plain.channels, 0), (plain.channels, self.c_ob))
+            Rewriter.insert_op([buffer, convert], InsertPoint.at_start(block))
+        for op in users:
+            for index, operand in enumerate(op.operands):
+                if operand is argument:
+                    op.operands[index] = buffer.memref
+        return {buffer.memref}
+
+    def block_op(self, module: ModuleOp, op: Operation, blocked: set[SSAValue]) -> None:
+        block_attr = IntegerAttr(self.c_ob, i64)
+        if isinstance(op, small.ConvertOp):
+            if op.input in blocked:
+                op.src_block = block_attr
+            if op.output in blocked:
+                op.dst_block = block_attr
+            return
+        if isinstance(op, small.SoftmaxOp | small.ConcatOp):
+            op.c_ob = block_attr
+            return
+        assert isinstance(op, small.LayerOp)
+        op.c_ob = block_attr
+        op.w_ob = IntegerAttr(self.w_ob, i64)
+        if op.weights is not None:
+            weight = constant_array(op.weights)
+            packed = pack_conv(weight, self.c_ob) if op.kind.data == "conv" else pack_depthwise(weight, self.c_ob)
+            op.operands[1] = add_constant(module, op, packed, "w")
+        if op.bias is not None:
+            op.operands[2] = add_constant(module, op, pack_bias(constant_array(op.bias), self.c_ob), "b")
+
+    def drop_if_noop(self, op: small.ConvertOp) -> None:
+        src, dst = op.source(), op.destination()
+        if not (src.block and dst.block and src == dst and isinstance(op.output.owner, memref.AllocOp)):
+            return
+        buffer = op.output
+        Rewriter.erase_op(op)
+        buffer.replace_all_uses_with(op.input)
+        Rewriter.erase_op(buffer.owner)

@@ -1,0 +1,209 @@
+"""
+small-tile: lowers every blocked `small.layer` to SMaLL's unified loop nest
+around `kernel` microkernel ops on a W_ob x C_ob register tile.
+
+    for each output channel block kb:
+      for each output row oh:                 (rows touching padding run fewer filter rows)
+        left columns touching padding         (one pixel per tile, valid filter taps only)
+        full W_ob tiles, then one remainder tile
+        right columns touching padding
+          tile = init (bias | 0 | -inf | input)
+          for reduction block, filter row, filter column [, channel]: accumulate
+          epilogue (scale, combine other, clamp | leaky), store
+
+Padding is never materialised: the filter-tap bounds of every tile are
+computed (statically for columns, with index arithmetic for rows), so padded
+taps are never visited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith
+from xdsl.dialects.builtin import ModuleOp, i64
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
+from xdsl.rewriter import InsertPoint
+
+from small_ir.dialects import kernel, small
+from small_ir.dialects.small import ceil_div
+from small_ir.loops import Index, LoopBuilder
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Filter taps [lo, hi) that stay inside the input for one output coordinate."""
+
+    lo: Index
+    hi: Index
+
+
+class LayerNest:
+    """Builds the loop nest of one blocked small.layer."""
+
+    def __init__(self, op: small.LayerOp, loops: LoopBuilder):
+        self.op = op
+        self.loops = loops
+        self.kind = op.kind.data
+        self.block = op.block
+        self.w_ob = op.w_ob.value.data
+        self.height, self.width = op.in_hw.get_values()
+        self.fh, self.fw = op.filter.get_values()
+        self.sh, self.sw = op.strides.get_values()
+        self.dh, self.dw = op.dilations.get_values()
+        self.top, self.left, _, _ = op.pads.get_values()
+        self.out_h, self.out_w = op.out_hw
+
+    # Filter-tap bounds for output coordinate `o` along one axis.
+    def taps(self, o: Index, stride: int, pad: int, size: int, extent: int, dilation: int) -> Bounds:
+        loops = self.loops
+        start = loops.sub(loops.mul(o, stride), pad)  # first input coordinate of the window
+        lo = loops.ceil_div(loops.max(0, loops.sub(0, start)), dilation)
+        hi = loops.min(extent, loops.ceil_div(loops.max(0, loops.sub(size, start)), dilation))
+        return Bounds(lo, hi)
+
+    def row_taps(self, oh: Index) -> Bounds:
+        return self.taps(oh, self.sh, self.top, self.height, self.fh, self.dh)
+
+    def column_taps(self, ow: Index) -> Bounds:
+        return self.taps(ow, self.sw, self.left, self.width, self.fw, self.dw)
+
+    def interior_columns(self) -> tuple[int, int]:
+        """[lo, hi): output columns whose whole window lies inside the input."""
+        lo = min(ceil_div(self.left, self.sw), self.out_w)
+        last = self.width - 1 + self.left - (self.fw - 1) * self.dw
+        hi = min(last // self.sw + 1, self.out_w) if last >= 0 else 0
+        return lo, max(lo, hi)
+
+    def build(self) -> None:
+        n_blocks = ceil_div(self.op.out_channels, self.block)
+        self.loops.for_(0, n_blocks, lambda kb: self.loops.for_(0, self.out_h, lambda oh: self.row(kb, oh)))
+
+    def row(self, kb: Index, oh: Index) -> None:
+        loops = self.loops
+        rows = self.row_taps(oh)
+        lo, hi = self.interior_columns()
+        full_tiles = (hi - lo) // self.w_ob
+        remainder = (hi - lo) % self.w_ob
+        full_columns = Bounds(0, self.fw)
+        loops.for_(0, lo, lambda ow: self.tile(kb, oh, ow, 1, rows, self.column_taps(ow)))
+        loops.for_(
+            0,
+            full_tiles,
+            lambda t: self.tile(kb, oh, loops.add(lo, loops.mul(t, self.w_ob)), self.w_ob, rows, full_columns),
+        )
+        if remainder:
+            self.tile(kb, oh, lo + full_tiles * self.w_ob, remainder, rows, full_columns)
+        loops.for_(hi, self.out_w, lambda ow: self.tile(kb, oh, ow, 1, rows, self.column_taps(ow)))
+
+    def tile(self, kb: Index, oh: Index, ow: Index, pixels: int, rows: Bounds, columns: Bounds) -> None:
+        loops, op = self.loops, self.op
+        tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
+        self.initialise(tile, kb, oh, ow)
+        self.accumulate(tile, kb, oh, ow, rows, columns)
+        if self.kind == "avg":
+            self.average(tile, rows, columns)
+        out_index = loops.values([kb, oh, ow, 0])
+        if op.other is not None:
+            combine = kernel.AddOp if op.combine.data == "add" else kernel.MulOp
+            loops.insert(combine(tile, op.other, out_index))
+        if op.clamp is not None:
+            low, high = op.clamp.get_values()
+            loops.insert(kernel.ClampOp(tile, low, high))
+        if op.leaky is not None:
+            loops.insert(kernel.LeakyOp(tile, op.leaky.value.data))
+        loops.insert(kernel.StoreOp(tile, op.output, out_index))
+
+    def initialise(self, tile: SSAValue, kb: Index, oh: Index, ow: Index) -> None:
+        loops, op = self.loops, self.op
+        if op.bias is not None:
+            loops.insert(kernel.BroadcastOp(tile, op.bias, loops.values([kb, 0])))
+        elif self.kind == "max":
+            loops.insert(kernel.FillOp(tile, float("-inf")))
+        elif self.kind == "copy":
+            loops.insert(kernel.LoadOp(tile, op.input, loops.values([kb, oh, ow, 0]), self.sw))
+        else:
+            loops.insert(kernel.FillOp(tile, 0.0))
+
+    def accumulate(self, tile: SSAValue, kb: Index, oh: Index, ow: Index, rows: Bounds, columns: Bounds) -> None:
+        if self.kind == "copy":
+            return
+        loops = self.loops
+        in_row = loops.sub(loops.mul(oh, self.sh), self.top)
+        in_column = loops.sub(loops.mul(ow, self.sw), self.left)
+
+        def tap(kh: Index, kw: Index) -> None:
+            ih = loops.add(in_row, loops.mul(kh, self.dh))
+            iw = loops.add(in_column, loops.mul(kw, self.dw))
+            if self.kind == "conv":
+                self.conv_tap(tile, kb, kh, kw, ih, iw)
+                return
+            window = loops.values([kb, ih, iw, 0])
+            if self.kind == "dwconv":
+                loops.insert(kernel.LaneFmaOp(tile, self.op.input, window, self.op.weights, loops.values([kb, kh, kw, 0]), self.sw))
+            elif self.kind == "max":
+                loops.insert(kernel.MaxOp(tile, self.op.input, window, self.sw))
+            else:
+                loops.insert(kernel.AddOp(tile, self.op.input, window, self.sw))
+
+        loops.for_(rows.lo, rows.hi, lambda kh: loops.for_(columns.lo, columns.hi, lambda kw: tap(kh, kw)))
+
+    def conv_tap(self, tile: SSAValue, kb: Index, kh: Index, kw: Index, ih: Index, iw: Index) -> None:
+        """Rank-1 updates over the reduction channels, one input-channel block at a time."""
+        loops, op = self.loops, self.op
+        channels = op.in_channels
+
+        def channel(cb: Index, ci: Index) -> None:
+            loops.insert(
+                kernel.FmaOp(
+                    tile,
+                    op.input,
+                    loops.values([cb, ih, iw, ci]),
+                    op.weights,
+                    loops.values([kb, cb, kh, kw, ci, 0]),
+                    self.sw,
+                )
+            )
+
+        full_blocks, rest = divmod(channels, self.block)
+        loops.for_(0, full_blocks, lambda cb: loops.for_(0, self.block, lambda ci: channel(cb, ci)))
+        if rest:
+            loops.for_(0, rest, lambda ci: channel(full_blocks, ci))
+
+    def average(self, tile: SSAValue, rows: Bounds, columns: Bounds) -> None:
+        loops = self.loops
+        if self.op.count_include_pad is not None:
+            loops.insert(kernel.ScaleOp(tile, loops.f32(1.0 / (self.fh * self.fw))))
+            return
+        count = loops.mul(loops.sub(rows.hi, rows.lo), loops.sub(columns.hi, columns.lo))
+        if isinstance(count, int):
+            loops.insert(kernel.ScaleOp(tile, loops.f32(1.0 / count)))
+            return
+        as_i64 = loops.insert(arith.IndexCastOp(count, i64)).result
+        as_float = loops.insert(arith.SIToFPOp(as_i64, loops.f32(0.0).type)).result
+        factor = loops.insert(arith.DivfOp(loops.f32(1.0), as_float)).result
+        loops.insert(kernel.ScaleOp(tile, factor))
+
+
+class TileLayer(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: small.LayerOp, rewriter: PatternRewriter):
+        if not op.block:
+            raise ValueError(f"small-tile: {op.kind.data} layer is not blocked yet; run small-layout first")
+        LayerNest(op, LoopBuilder(InsertPoint.before(op))).build()
+        rewriter.erase_op(op)
+
+
+@dataclass(frozen=True)
+class SmallTile(ModulePass):
+    """Lowers blocked abstract layers to loop nests around kernel ops."""
+
+    name = "small-tile"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(TileLayer(), apply_recursively=False).rewrite_module(op)
+
+

@@ -1,0 +1,94 @@
+"""
+Building loop nests with explicit index arithmetic (scf + arith on `index`).
+
+`Index` values are Python ints while they are known at compile time and SSA
+values once they depend on a loop variable, so the emitted IR only holds the
+arithmetic that has to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from xdsl.builder import Builder, InsertPoint
+from xdsl.dialects import arith, scf
+from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, f32
+from xdsl.ir import Block, Operation, SSAValue
+
+Index = int | SSAValue
+
+
+class LoopBuilder:
+    """Inserts ops at an insertion point; `for_` nests loops."""
+
+    def __init__(self, point: InsertPoint):
+        self.builder = Builder(point)
+
+    def insert(self, op: Operation) -> Operation:
+        return self.builder.insert(op)
+
+    def value(self, index: Index) -> SSAValue:
+        if isinstance(index, int):
+            return self.insert(arith.ConstantOp(IntegerAttr(index, IndexType()))).result
+        return index
+
+    def values(self, indices: Sequence[Index]) -> list[SSAValue]:
+        return [self.value(index) for index in indices]
+
+    def f32(self, number: float) -> SSAValue:
+        return self.insert(arith.ConstantOp(FloatAttr(number, f32))).result
+
+    def _binary(self, op_class, fold: Callable[[int, int], int], a: Index, b: Index) -> Index:
+        if isinstance(a, int) and isinstance(b, int):
+            return fold(a, b)
+        return self.insert(op_class(self.value(a), self.value(b))).result
+
+    def add(self, a: Index, b: Index) -> Index:
+        if b == 0:
+            return a
+        if a == 0:
+            return b
+        return self._binary(arith.AddiOp, lambda x, y: x + y, a, b)
+
+    def sub(self, a: Index, b: Index) -> Index:
+        if b == 0:
+            return a
+        return self._binary(arith.SubiOp, lambda x, y: x - y, a, b)
+
+    def mul(self, a: Index, b: Index) -> Index:
+        if b == 1:
+            return a
+        if a == 1:
+            return b
+        if a == 0 or b == 0:
+            return 0
+        return self._binary(arith.MuliOp, lambda x, y: x * y, a, b)
+
+    def max(self, a: Index, b: Index) -> Index:
+        return self._binary(arith.MaxSIOp, max, a, b)
+
+    def min(self, a: Index, b: Index) -> Index:
+        return self._binary(arith.MinSIOp, min, a, b)
+
+    def ceil_div(self, a: Index, b: int) -> Index:
+        """ceil(a / b) for a >= 0 and a constant b > 0."""
+        if b == 1:
+            return a
+        return self._binary(arith.DivUIOp, lambda x, y: x // y, self.add(a, b - 1), b)
+
+    def for_(self, lower: Index, upper: Index, body: Callable[[Index], None], step: int = 1) -> None:
+        """`for i in range(lower, upper, step)`; a single iteration is inlined."""
+        if isinstance(lower, int) and isinstance(upper, int):
+            if upper <= lower:
+                return
+            if upper - lower <= step:
+                body(lower)
+                return
+        block = Block(arg_types=[IndexType()])
+        loop = scf.ForOp(self.value(lower), self.value(upper), self.value(step), [], block)
+        self.insert(loop)
+        outer = self.builder.insertion_point
+        self.builder.insertion_point = InsertPoint.at_end(block)
+        body(block.args[0])
+        self.insert(scf.YieldOp())
+        self.builder.insertion_point = outer

@@ -1,0 +1,282 @@
+"""Hypothesis strategies that draw random but valid single-layer cases.
+
+Use them to property-test your own passes and lowerings against the reference
+semantics in :mod:`small_ir.reference`::
+
+    from hypothesis import given, settings
+    from small_ir.strategies import conv2d_cases
+
+    @settings(max_examples=50, deadline=None)
+    @given(case=conv2d_cases(max_channels=5, max_size=6))
+    def test_my_lowering(case):
+        inputs = case.random_inputs(np.random.default_rng(0))
+        np.testing.assert_allclose(my_run(case, *inputs), case.reference(*inputs), rtol=1e-4, atol=1e-4)
+
+Every strategy takes the same size limits (``max_channels``, ``max_size`` for H
+and W, ``max_filter`` for each filter axis), so ``layer_cases(**limits)`` can
+pass them to all of them; shrink the limits for slow backends. Every drawn case
+has a non-empty output, pooling pads are smaller than the kernel as ONNX
+requires, and no max-pool window covers only padding. Weights are generated
+from a drawn integer seed, uniform in [-1, 1], so cases are reproducible and
+shrink well.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from small_ir import reference
+
+WEIGHT_KEYS = ("weight", "bias")
+MAX_STRIDE = 3
+MAX_DILATION = 2
+MAX_DEPTH_MULTIPLIER = 3
+MAX_GROUPS = 4
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCase:
+    """One op with its activation input shapes and its parameters.
+
+    ``params`` holds the weights (float32 arrays under "weight" and, if present,
+    "bias") and the attributes, named exactly like the keyword arguments of
+    ``reference.OPS[op]``.
+    """
+
+    op: str
+    input_shapes: tuple[tuple[int, ...], ...]
+    params: dict
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Weight then bias, those that are present, in call order."""
+        return [self.params[key] for key in WEIGHT_KEYS if key in self.params]
+
+    @property
+    def attributes(self) -> dict:
+        """The params that are not weights."""
+        return {key: value for key, value in self.params.items() if key not in WEIGHT_KEYS}
+
+    def reference(self, *inputs: np.ndarray) -> np.ndarray:
+        """The expected output for these activation inputs."""
+        return reference.OPS[self.op](*inputs, *self.weights, **self.attributes)
+
+    def random_inputs(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """One float32 array per input shape, uniform in [-1, 1]."""
+        return [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for shape in self.input_shapes]
+
+    def __repr__(self) -> str:
+        shown = {
+            key: f"<{value.dtype} array {value.shape}>" if isinstance(value, np.ndarray) else value
+            for key, value in self.params.items()
+        }
+        return f"LayerCase(op={self.op!r}, input_shapes={self.input_shapes!r}, params={shown!r})"
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """One spatial axis of a sliding-window op."""
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_begin: int
+    pad_end: int
+
+
+def _draw_axis(draw, max_size: int, max_filter: int, *, dilated: bool, pool: bool) -> _Axis:
+    """Draw an axis whose padded size holds at least one full window.
+
+    Convolution pads go up to the filter extent minus one; pooling pads stay
+    below the kernel size (ONNX). For max pooling the input is at least as long
+    as the dilation, which guarantees every window meets a real element.
+    """
+    kernel = draw(st.integers(1, max_filter))
+    max_dilation = min(MAX_DILATION, max_size) if pool else MAX_DILATION
+    dilation = draw(st.integers(1, max_dilation)) if dilated else 1
+    min_size = dilation if pool else 1
+    size = draw(st.integers(min_size, max_size))
+    extent = (kernel - 1) * dilation + 1
+    max_pad = kernel - 1 if pool else extent - 1
+    shortfall = extent - size
+    pad_begin = draw(st.integers(max(0, shortfall - max_pad), max_pad))
+    pad_end = draw(st.integers(max(0, shortfall - pad_begin), max_pad))
+    stride = draw(st.integers(1, MAX_STRIDE))
+    return _Axis(size, kernel, stride, dilation, pad_begin, pad_end)
+
+
+def _window_params(rows: _Axis, cols: _Axis) -> dict:
+    return {
+        "strides": (rows.stride, cols.stride),
+        "pads": (rows.pad_begin, cols.pad_begin, rows.pad_end, cols.pad_end),
+    }
+
+
+def _uniform_arrays(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for shape in shapes]
+
+
+def _conv_case(draw, channels_in, channels_out, group, max_size, max_filter) -> LayerCase:
+    rows = _draw_axis(draw, max_size, max_filter, dilated=True, pool=False)
+    cols = _draw_axis(draw, max_size, max_filter, dilated=True, pool=False)
+    has_bias = draw(st.booleans())
+    seed = draw(st.integers(0, 2**32 - 1))
+    weight_shape = (channels_out, channels_in // group, rows.kernel, cols.kernel)
+    weight, bias = _uniform_arrays(seed, weight_shape, (channels_out,))
+    params = {"weight": weight, **({"bias": bias} if has_bias else {})}
+    params |= _window_params(rows, cols)
+    params |= {"dilations": (rows.dilation, cols.dilation), "group": group}
+    return LayerCase("conv2d", ((1, channels_in, rows.size, cols.size),), params)
+
+
+@st.composite
+def conv2d_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """Conv layers, ordinary (group 1) or grouped with up to 4 groups."""
+    group = draw(st.integers(1, min(MAX_GROUPS, max_channels)))
+    in_per_group = draw(st.integers(1, max_channels // group))
+    out_per_group = draw(st.integers(1, max_channels // group))
+    return _conv_case(draw, in_per_group * group, out_per_group * group, group, max_size, max_filter)
+
+
+@st.composite
+def depthwise_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """Depthwise conv layers (group = input channels), depth multiplier 1 to 3."""
+    multiplier = draw(st.integers(1, min(MAX_DEPTH_MULTIPLIER, max_channels)))
+    channels = draw(st.integers(1, max_channels // multiplier))
+    return _conv_case(draw, channels, channels * multiplier, channels, max_size, max_filter)
+
+
+@st.composite
+def pool_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """Max pooling (with dilation) and average pooling (both count_include_pad values)."""
+    op = draw(st.sampled_from(["max_pool2d", "avg_pool2d"]))
+    is_max = op == "max_pool2d"
+    channels = draw(st.integers(1, max_channels))
+    rows = _draw_axis(draw, max_size, max_filter, dilated=is_max, pool=True)
+    cols = _draw_axis(draw, max_size, max_filter, dilated=is_max, pool=True)
+    params = {"kernel_shape": (rows.kernel, cols.kernel), **_window_params(rows, cols)}
+    if is_max:
+        params["dilations"] = (rows.dilation, cols.dilation)
+    else:
+        params["count_include_pad"] = draw(st.booleans())
+    return LayerCase(op, ((1, channels, rows.size, cols.size),), params)
+
+
+def _image_shape(draw, max_channels: int, max_size: int) -> tuple[int, int, int, int]:
+    channels = draw(st.integers(1, max_channels))
+    return (1, channels, draw(st.integers(1, max_size)), draw(st.integers(1, max_size)))
+
+
+def _activation_shape(draw, max_channels: int, max_size: int) -> tuple[int, ...]:
+    """An NCHW image or, sometimes, a (1, N) feature vector."""
+    if draw(st.booleans()):
+        return _image_shape(draw, max_channels, max_size)
+    return (1, draw(st.integers(1, max_channels * max_size)))
+
+
+@st.composite
+def global_pool_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """Global average pooling over the whole image."""
+    return LayerCase("global_avg_pool", (_image_shape(draw, max_channels, max_size),), {})
+
+
+@st.composite
+def dense_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """Fully connected layers: up to max_channels * max_size inputs, max_channels outputs."""
+    in_features = draw(st.integers(1, max_channels * max_size))
+    out_features = draw(st.integers(1, max_channels))
+    has_bias = draw(st.booleans())
+    seed = draw(st.integers(0, 2**32 - 1))
+    weight, bias = _uniform_arrays(seed, (out_features, in_features), (out_features,))
+    params = {"weight": weight, **({"bias": bias} if has_bias else {})}
+    return LayerCase("dense", ((1, in_features),), params)
+
+
+def _float32s(low: float, high: float) -> st.SearchStrategy[float]:
+    return st.floats(low, high, width=32, allow_subnormal=False)
+
+
+@st.composite
+def elementwise_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """add, mul (two equal shapes), relu, clip and leaky_relu."""
+    op = draw(st.sampled_from(["add", "mul", "relu", "clip", "leaky_relu"]))
+    shape = _activation_shape(draw, max_channels, max_size)
+    if op in ("add", "mul"):
+        return LayerCase(op, (shape, shape), {})
+    params = {}
+    if op == "clip":
+        low = draw(_float32s(-1.0, 1.0))
+        params = {"min": low, "max": draw(_float32s(low, 1.0))}
+    if op == "leaky_relu":
+        params = {"alpha": draw(_float32s(0.0, 1.0))}
+    return LayerCase(op, (shape,), params)
+
+
+@st.composite
+def softmax_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """Softmax along any axis (negative axes too) of an image or a vector."""
+    shape = _activation_shape(draw, max_channels, max_size)
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    return LayerCase("softmax", (shape,), {"axis": axis})
+
+
+@st.composite
+def concat_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """Two to four images joined along channels, height or width."""
+    axis = draw(st.sampled_from([1, 2, 3, -1, -2, -3]))
+    base = _image_shape(draw, max_channels, max_size)
+    limit = max_channels if axis % 4 == 1 else max_size
+    lengths = draw(st.lists(st.integers(1, limit), min_size=2, max_size=4))
+    shapes = tuple(base[: axis % 4] + (length,) + base[axis % 4 + 1 :] for length in lengths)
+    return LayerCase("concat", shapes, {"axis": axis})
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+@st.composite
+def reshape_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """Image reshaped to a random factorisation of its size, rank 2 to 4, sometimes with one -1."""
+    shape = _image_shape(draw, max_channels, max_size)
+    remaining = int(np.prod(shape))
+    target = [1]
+    for _ in range(draw(st.integers(0, 2))):
+        dim = draw(st.sampled_from(_divisors(remaining)))
+        target.append(dim)
+        remaining //= dim
+    target.append(remaining)
+    if draw(st.booleans()):
+        target[draw(st.integers(0, len(target) - 1))] = -1
+    return LayerCase("reshape", (shape,), {"shape": tuple(target)})
+
+
+@st.composite
+def flatten_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
+    """ONNX Flatten of an image at any axis from -4 to 4."""
+    shape = _image_shape(draw, max_channels, max_size)
+    return LayerCase("flatten", (shape,), {"axis": draw(st.integers(-4, 4))})
+
+
+_ALL_CASES = (
+    conv2d_cases,
+    depthwise_cases,
+    pool_cases,
+    global_pool_cases,
+    dense_cases,
+    elementwise_cases,
+    softmax_cases,
+    concat_cases,
+    reshape_cases,
+    flatten_cases,
+)
+
+
+def layer_cases(**limits) -> st.SearchStrategy[LayerCase]:
+    """Any of the above; limits (max_channels, max_size, max_filter) go to every strategy."""
+    return st.one_of([strategy(**limits) for strategy in _ALL_CASES])

@@ -1,0 +1,60 @@
+"""Reading and creating the `memref.global` constants that hold weights."""
+
+from __future__ import annotations
+
+import numpy as np
+from xdsl.dialects import memref
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.traits import SymbolTable
+
+from small_ir.builder import weight_global
+
+
+class NotAConstant(Exception):
+    pass
+
+
+def global_of(value: SSAValue) -> memref.GlobalOp:
+    get = value.owner
+    if not isinstance(get, memref.GetGlobalOp):
+        raise NotAConstant(f"{value.name_hint or 'value'} is not a memref.get_global of a constant")
+    found = SymbolTable.lookup_symbol(get, get.name_)
+    if not isinstance(found, memref.GlobalOp) or not isinstance(found.initial_value, DenseIntOrFPElementsAttr):
+        raise NotAConstant(f"@{get.name_.string_value()} is not a memref.global with a dense initializer")
+    return found
+
+
+def constant_array(value: SSAValue) -> np.ndarray:
+    """The numpy contents of a weight operand (`memref.get_global` of a dense global)."""
+    initial = global_of(value).initial_value
+    assert isinstance(initial, DenseIntOrFPElementsAttr)
+    return np.frombuffer(initial.data.data, dtype="<f4").reshape(initial.get_shape()).copy()
+
+
+def _unique_name(module: ModuleOp, hint: str) -> str:
+    taken = {op.sym_name.data for op in module.ops if isinstance(op, memref.GlobalOp)}
+    index = 0
+    while f"{hint}{index}" in taken:
+        index += 1
+    return f"{hint}{index}"
+
+
+def add_constant(module: ModuleOp, user: Operation, array: np.ndarray, hint: str) -> SSAValue:
+    """A new global holding `array`, and a `memref.get_global` of it before `user`."""
+    global_op = weight_global(_unique_name(module, hint), np.asarray(array, np.float32))
+    Rewriter.insert_op(global_op, InsertPoint.at_start(module.body.block))
+    get = memref.GetGlobalOp(global_op.sym_name.data, global_op.type)
+    Rewriter.insert_op(get, InsertPoint.before(user))
+    return get.memref
+
+
+def erase_unused_globals(module: ModuleOp) -> None:
+    for op in list(module.walk()):
+        if isinstance(op, memref.GetGlobalOp) and not op.memref.uses:
+            Rewriter.erase_op(op)
+    used = {op.name_.string_value() for op in module.walk() if isinstance(op, memref.GetGlobalOp)}
+    for op in list(module.ops):
+        if isinstance(op, memref.GlobalOp) and op.constant is not None and op.sym_name.data not in used:
+            Rewriter.erase_op(op)
