@@ -183,6 +183,18 @@ class LayerOp(IRDLOperation):
             properties=properties,
         )
 
+    def rebuild(self, *, other: SSAValue | None, output: SSAValue, properties: dict[str, Attribute]) -> LayerOp:
+        """A copy with another `other`, output and properties (e.g. a fused epilogue)."""
+        properties = {name: value for name, value in properties.items() if name != "operandSegmentSizes"}
+        new = LayerOp.__new__(LayerOp)
+        optional = lambda value: [value] if value is not None else []  # noqa: E731
+        IRDLOperation.__init__(
+            new,
+            operands=[self.input, optional(self.weights), optional(self.bias), optional(other), output],
+            properties=properties,
+        )
+        return new
+
     # Logical dimensions, the same before and after blocking.
     @property
     def in_channels(self) -> int:

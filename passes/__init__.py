@@ -1,0 +1,58 @@
+"""small-ir's rewrite passes, one per file, registered lazily by name."""
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+
+def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    def nn_to_small():
+        from small_ir.passes.nn_to_small import NNToSmall
+
+        return NNToSmall
+
+    def small_layout():
+        from small_ir.passes.small_layout import SmallLayout
+
+        return SmallLayout
+
+    def small_fuse():
+        from small_ir.passes.small_fuse import SmallFuse
+
+        return SmallFuse
+
+    def small_tile():
+        from small_ir.passes.small_tile import SmallTile
+
+        return SmallTile
+
+    def small_lower_nontiled():
+        from small_ir.passes.small_lower_nontiled import SmallLowerNonTiled
+
+        return SmallLowerNonTiled
+
+    def plan_memory():
+        from small_ir.passes.plan_memory import PlanMemory
+
+        return PlanMemory
+
+    def lower_kernel_to_scalar():
+        from small_ir.backends.scalar import LowerKernelToScalar
+
+        return LowerKernelToScalar
+
+    def lower_kernel_to_avx2():
+        from small_ir.backends.avx2 import LowerKernelToAvx2
+
+        return LowerKernelToAvx2
+
+    return {
+        "nn-to-small": nn_to_small,
+        "small-layout": small_layout,
+        "small-fuse": small_fuse,
+        "small-tile": small_tile,
+        "small-lower-nontiled": small_lower_nontiled,
+        "plan-memory": plan_memory,
+        "lower-kernel-to-scalar": lower_kernel_to_scalar,
+        "lower-kernel-to-avx2": lower_kernel_to_avx2,
+    }

@@ -92,3 +92,14 @@ class LoopBuilder:
         body(block.args[0])
         self.insert(scf.YieldOp())
         self.builder.insertion_point = outer
+
+    def reduce(self, lower: int, upper: int, init: SSAValue, body: Callable[[Index, SSAValue], SSAValue]) -> SSAValue:
+        """`acc = init; for i in range(lower, upper): acc = body(i, acc)`; returns acc."""
+        block = Block(arg_types=[IndexType(), init.type])
+        loop = scf.ForOp(self.value(lower), self.value(upper), self.value(1), [init], block)
+        self.insert(loop)
+        outer = self.builder.insertion_point
+        self.builder.insertion_point = InsertPoint.at_end(block)
+        self.insert(scf.YieldOp(body(block.args[0], block.args[1])))
+        self.builder.insertion_point = outer
+        return loop.res[0]

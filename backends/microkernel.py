@@ -1,0 +1,139 @@
+"""
+What every backend shares: the walk that replaces each `kernel` op by the
+ISA's code for it. A backend is a subclass of `Microkernel` that says how a
+register tile is stored and how each kernel op reads and updates it; the pass
+`LowerKernel` does the rest.
+
+Memory accesses arrive as `Access(memref, indices)` addressing the tile's
+first pixel and lane; `access.at(loops, pixel_offset, lane_offset)` moves it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from small_ir.dialects import kernel
+from small_ir.loops import Index, LoopBuilder
+
+
+@dataclass(frozen=True)
+class Access:
+    memref: SSAValue
+    indices: tuple[SSAValue, ...]
+
+    def at(self, loops: LoopBuilder, pixel_offset: int = 0, lane_offset: int = 0) -> list[SSAValue]:
+        """Indices moved by `pixel_offset` along W (rank - 2) and `lane_offset` along lanes."""
+        indices: list[Index] = list(self.indices)
+        if pixel_offset:
+            indices[-2] = loops.add(indices[-2], pixel_offset)
+        if lane_offset:
+            indices[-1] = loops.add(indices[-1], lane_offset)
+        return loops.values(indices)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A register tile as the backend stores it."""
+
+    storage: SSAValue
+    pixels: int
+    lanes: int
+
+
+class Microkernel(ABC):
+    """One ISA's implementation of the kernel ops."""
+
+    includes: tuple[str, ...] = ()
+
+    def __init__(self, loops: LoopBuilder):
+        self.loops = loops
+
+    @abstractmethod
+    def declare(self, pixels: int, lanes: int) -> SSAValue: ...
+    @abstractmethod
+    def fill(self, tile: Tile, value: float) -> None: ...
+    @abstractmethod
+    def broadcast(self, tile: Tile, source: Access) -> None: ...
+    @abstractmethod
+    def load(self, tile: Tile, source: Access, pixel_stride: int) -> None: ...
+    @abstractmethod
+    def store(self, tile: Tile, target: Access, pixel_stride: int) -> None: ...
+    @abstractmethod
+    def fma(self, tile: Tile, input: Access, weights: Access, pixel_stride: int) -> None: ...
+    @abstractmethod
+    def lane_fma(self, tile: Tile, input: Access, weights: Access, pixel_stride: int) -> None: ...
+    @abstractmethod
+    def lanewise(self, tile: Tile, operation: str, source: Access, pixel_stride: int) -> None:
+        """operation: max | add | mul."""
+
+    @abstractmethod
+    def scale(self, tile: Tile, factor: SSAValue) -> None: ...
+    @abstractmethod
+    def clamp(self, tile: Tile, low: float, high: float) -> None: ...
+    @abstractmethod
+    def leaky(self, tile: Tile, alpha: float) -> None: ...
+
+
+def _access(memref: SSAValue, indices) -> Access:
+    return Access(memref, tuple(indices))
+
+
+def lower_op(isa: Microkernel, op: Operation, tiles: dict[SSAValue, Tile]) -> None:
+    if isinstance(op, kernel.TileOp):
+        tile_type = op.tile.type
+        pixels, lanes = tile_type.pixels.data, tile_type.lanes.data
+        tiles[op.tile] = Tile(isa.declare(pixels, lanes), pixels, lanes)
+        return
+    tile = tiles[op.operands[0]]
+    stride = op.pixel_stride.value.data if hasattr(op, "pixel_stride") else 1
+    match op:
+        case kernel.FillOp():
+            isa.fill(tile, op.value.value.data)
+        case kernel.BroadcastOp():
+            isa.broadcast(tile, _access(op.memref, op.indices))
+        case kernel.LoadOp():
+            isa.load(tile, _access(op.memref, op.indices), stride)
+        case kernel.StoreOp():
+            isa.store(tile, _access(op.memref, op.indices), stride)
+        case kernel.FmaOp():
+            isa.fma(tile, _access(op.input, op.input_indices), _access(op.weights, op.weight_indices), stride)
+        case kernel.LaneFmaOp():
+            isa.lane_fma(tile, _access(op.input, op.input_indices), _access(op.weights, op.weight_indices), stride)
+        case kernel.MaxOp() | kernel.AddOp() | kernel.MulOp():
+            isa.lanewise(tile, op.name.split(".")[1], _access(op.memref, op.indices), stride)
+        case kernel.ScaleOp():
+            isa.scale(tile, op.factor)
+        case kernel.ClampOp():
+            isa.clamp(tile, op.min.value.data, op.max.value.data)
+        case kernel.LeakyOp():
+            isa.leaky(tile, op.alpha.value.data)
+        case _:
+            raise ValueError(f"{op.name}: no lowering for this kernel op")
+
+
+@dataclass(frozen=True)
+class LowerKernel(ModulePass):
+    """Base of the `lower-kernel-to-<isa>` passes."""
+
+    name = "lower-kernel"
+    isa: ClassVar[type[Microkernel]]
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        kernel_ops = [o for o in op.walk() if o.dialect_name() == "kernel"]
+        tiles: dict[SSAValue, Tile] = {}
+        for kernel_op in kernel_ops:
+            lower_op(self.isa(LoopBuilder(InsertPoint.before(kernel_op))), kernel_op, tiles)
+        for kernel_op in reversed(kernel_ops):
+            Rewriter.erase_op(kernel_op, safe_erase=False)
+        includes = [StringAttr(name) for name in self.isa.includes]
+        if includes:
+            op.attributes["c.includes"] = ArrayAttr(includes)
+

@@ -1,0 +1,197 @@
+"""
+The pipeline driver: an `nn` module in, a standalone C library out.
+
+    compiled = small_ir.compile(module, target="avx2")
+    compiled.write("out/")              # out/model.h, out/model.c
+    outputs = compiled.run(x)           # builds a shared library, runs it on numpy arrays
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.passes import PassPipeline
+
+from small_ir.backends import TARGETS, TargetSpec
+from small_ir.context import make_context
+from small_ir.dialects import small
+from small_ir.dialects.nn import shape_of
+from small_ir.errors import SmallIRError
+from small_ir.passes import get_all_passes
+
+
+def host_target() -> str:
+    """The best target this CPU runs."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "scalar"
+    return "avx2" if " avx2" in flags and " fma" in flags else "scalar"
+
+
+def target_spec(target: str) -> TargetSpec:
+    name = host_target() if target == "host" else target
+    if name not in TARGETS:
+        raise SmallIRError(f"unknown target '{target}': choose one of host, {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def pipeline_spec(target: str, c_ob: int | None = None, w_ob: int | None = None) -> str:
+    """The pass pipeline for a target, as an xDSL pipeline string (usable with small-opt -p)."""
+    spec = target_spec(target)
+    layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob}}}"
+    return ",".join(["nn-to-small", "small-fuse", layout, "small-tile", "small-lower-nontiled", "plan-memory", spec.kernel_pass])
+
+
+def run_pipeline(module: ModuleOp, spec: str) -> None:
+    PassPipeline.parse_spec(get_all_passes(), spec).apply(make_context(), module)
+    module.verify()
+
+
+def entry_function(module: ModuleOp) -> func.FuncOp:
+    functions = [op for op in module.ops if isinstance(op, func.FuncOp) and op.body.blocks]
+    if len(functions) != 1:
+        raise SmallIRError(f"the module must define exactly one function (the network), found {len(functions)}")
+    return functions[0]
+
+
+def output_arguments(function: func.FuncOp) -> list[int]:
+    """Destination passing: outputs are the arguments some op writes."""
+    written = {
+        index
+        for index, argument in enumerate(function.body.block.args)
+        for use in argument.uses
+        if getattr(use.operation, "output", None) is argument
+    }
+    return sorted(written)
+
+
+def count_macs(module: ModuleOp) -> int:
+    """Multiply-accumulates of the conv and dense layers (on the abstract layers)."""
+    total = 0
+    for op in module.walk():
+        if not isinstance(op, small.LayerOp) or op.kind.data not in ("conv", "dwconv"):
+            continue
+        fh, fw = op.filter.get_values()
+        out_h, out_w = op.out_hw
+        total += out_h * out_w * op.out_channels * op.f_c.value.data * fh * fw
+    return total
+
+
+@dataclass
+class CompiledModel:
+    name: str
+    target: str
+    c_source: str
+    header: str
+    input_shapes: list[tuple[int, ...]]
+    output_shapes: list[tuple[int, ...]]
+    arena_bytes: int
+    macs: int
+    cflags: tuple[str, ...] = ()
+    _workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    @property
+    def entry(self) -> str:
+        return f"{self.name}_run"
+
+    def write(self, directory: str | Path) -> tuple[Path, Path]:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        header, source = directory / f"{self.name}.h", directory / f"{self.name}.c"
+        header.write_text(self.header)
+        source.write_text(self.c_source)
+        return header, source
+
+    @cached_property
+    def library(self) -> Path:
+        from small_ir.toolchain import build_shared_library
+
+        self._workdir = tempfile.TemporaryDirectory(prefix="small-ir-")
+        _, source = self.write(self._workdir.name)
+        return build_shared_library([source], Path(self._workdir.name) / f"lib{self.name}.so", list(self.cflags))
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        from small_ir.toolchain import load_function
+
+        arrays = self._check_inputs(inputs)
+        outputs = [np.zeros(shape, np.float32) for shape in self.output_shapes]
+        load_function(self.library, self.entry, len(arrays) + len(outputs))(*arrays, *outputs)
+        return outputs
+
+    def run_sanitized(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """Runs a standalone build under AddressSanitizer and UBSan with -Wall -Wextra -Werror."""
+        from small_ir.toolchain import run_with_sanitizers
+
+        arrays = self._check_inputs(inputs)
+        sizes = [int(np.prod(shape)) for shape in self.output_shapes]
+        flat = run_with_sanitizers(self.c_source, self.entry, arrays, sizes, list(self.cflags))
+        return [array.reshape(shape) for array, shape in zip(flat, self.output_shapes)]
+
+    def _check_inputs(self, inputs) -> list[np.ndarray]:
+        if len(inputs) != len(self.input_shapes):
+            raise SmallIRError(f"{self.name} takes {len(self.input_shapes)} inputs, got {len(inputs)}")
+        arrays = [np.ascontiguousarray(x, np.float32) for x in inputs]
+        for index, (array, shape) in enumerate(zip(arrays, self.input_shapes)):
+            if array.shape != shape:
+                raise SmallIRError(f"input {index} has shape {array.shape}, the model expects {shape}")
+        return arrays
+
+
+def make_header(name: str, inputs: list[tuple[int, ...]], outputs: list[tuple[int, ...]], arena_bytes: int, macs: int) -> str:
+    guard = f"{name.upper()}_H"
+    lines = [
+        f"/* Generated by small-ir. {macs} MACs, {arena_bytes}-byte static arena. */",
+        f"#ifndef {guard}",
+        f"#define {guard}",
+        "",
+        f"#define {name.upper()}_ARENA_BYTES {arena_bytes}",
+    ]
+    for kind, shapes in (("INPUT", inputs), ("OUTPUT", outputs)):
+        for index, shape in enumerate(shapes):
+            dims = "x".join(map(str, shape))
+            lines.append(f"#define {name.upper()}_{kind}{index}_SIZE {int(np.prod(shape))} /* {dims}, float */")
+    params = [f"const float *input{i}" for i in range(len(inputs))] + [f"float *output{i}" for i in range(len(outputs))]
+    lines += ["", f"void {name}_run({', '.join(params)});", "", f"#endif /* {guard} */", ""]
+    return "\n".join(lines)
+
+
+def compile(module: ModuleOp, target: str = "host", name: str = "model") -> CompiledModel:
+    """Compiles an nn-dialect module (not modified) for `target` into a C library."""
+    from small_ir.backends.c_emitter import emit_c
+
+    if not name.isidentifier():
+        raise SmallIRError(f"the model name '{name}' is not a C identifier")
+    spec = target_spec(target)
+    module = module.clone()
+    module.verify()
+    function = entry_function(module)
+    outputs = output_arguments(function)
+    arguments = [shape_of(argument) for argument in function.body.block.args]
+    input_shapes = [shape for index, shape in enumerate(arguments) if index not in outputs]
+    output_shapes = [arguments[index] for index in outputs]
+    if outputs != list(range(len(input_shapes), len(arguments))):
+        raise SmallIRError("the network function must take its inputs first, then its outputs")
+
+    run_pipeline(module, "nn-to-small")
+    macs = count_macs(module)
+    run_pipeline(module, pipeline_spec(spec.name).split(",", 1)[1])
+    function.sym_name = StringAttr(f"{name}_run")
+    arena_bytes = function.attributes["small.arena_bytes"].value.data  # type: ignore[union-attr]
+    return CompiledModel(
+        name=name,
+        target=spec.name,
+        c_source=emit_c(module),
+        header=make_header(name, input_shapes, output_shapes, arena_bytes, macs),
+        input_shapes=input_shapes,
+        output_shapes=output_shapes,
+        arena_bytes=arena_bytes,
+        macs=macs,
+        cflags=spec.cflags,
+    )
