@@ -64,6 +64,7 @@ from xdsl.dialects.emitc import (
 )
 from xdsl.ir import Attribute, Block, BlockArgument, Operation, SSAValue
 from xdsl.utils.base_printer import BasePrinter
+from xdsl.utils.hints import isa
 from xdsl.utils.target import Target
 
 from small_ir.dialects.cptr import AddrOp
@@ -79,7 +80,10 @@ def _cannot_print(op: Operation, hint: str) -> CEmitError:
 
 def _unsupported_op_hint(op: Operation) -> str:
     if op.name.startswith("kernel."):
-        return "lower kernel ops with a backend pass first (e.g. lower-kernel-to-scalar or lower-kernel-to-avx2)"
+        return (
+            "lower kernel ops with a backend pass first "
+            "(e.g. lower-kernel-to-scalar or lower-kernel-to-avx2)"
+        )
     if isinstance(op, memref.AllocOp):
         return "run the plan-memory pass first to place buffers in the static arena"
     return (
@@ -107,7 +111,9 @@ def c_type(type: Attribute) -> str:
         return type.value.data
     if isinstance(type, EmitC_PointerType):
         return f"{c_type(type.pointee_type)} *"
-    raise CEmitError(f"the c target has no C type for {type}: use f32, i1, i8, i16, i32, i64, index or emitc types")
+    raise CEmitError(
+        f"the c target has no C type for {type}: use f32, i1, i8, i16, i32, i64, index or emitc types"
+    )
 
 
 def _unsigned_c_type(type: Attribute) -> str:
@@ -185,10 +191,13 @@ def _constant_int(value: SSAValue) -> int | None:
 
 
 def _constant_indices(indices: Sequence[SSAValue]) -> tuple[int, ...] | None:
-    constants = tuple(_constant_int(index) for index in indices)
-    if any(constant is None for constant in constants):
-        return None
-    return constants  # pyright: ignore[reportReturnType]
+    constants: list[int] = []
+    for index in indices:
+        constant = _constant_int(index)
+        if constant is None:
+            return None
+        constants.append(constant)
+    return tuple(constants)
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -201,7 +210,7 @@ def _sanitize(hint: str) -> str:
     return name
 
 
-def _is_arena(op: memref.GlobalOp) -> bool:
+def _is_arena_global(op: memref.GlobalOp) -> bool:
     element_type = op.type.get_element_type()
     return not isinstance(op.initial_value, DenseIntOrFPElementsAttr) and element_type == IntegerType(8)
 
@@ -296,7 +305,9 @@ class _Liveness:
             self._need_carried(op, value.index)
         elif isinstance(op, scf.IfOp):
             for region in (op.true_region, op.false_region):
-                self._need((region.block.last_op.operands[value.index],))  # pyright: ignore
+                yielded = region.block.last_op
+                assert isinstance(yielded, scf.YieldOp)
+                self._need((yielded.operands[value.index],))
         elif isinstance(op, memref.AllocaOp):
             for use in value.uses:
                 if isinstance(use.operation, memref.StoreOp) and use.operation.memref is value:
@@ -426,12 +437,15 @@ class CPrinter(BasePrinter):
 
     # per function
     _live: _Liveness = field(init=False)
+    # the C expression of each printed value (constants are printed at their uses)
     _names: dict[SSAValue, str] = field(default_factory=dict[SSAValue, str], init=False)
     _taken: set[str] = field(default_factory=set[str], init=False)
     _counter: int = field(default=0, init=False)
+    # the locals an scf.yield assigns, by the yield's parent (None: nothing needs that value)
     _yield_targets: dict[Operation, list[str | None]] = field(
         default_factory=dict[Operation, list[str | None]], init=False
     )
+    # the local of each element of a scalarised alloca
     _elements: dict[tuple[SSAValue, tuple[int, ...]], str] = field(
         default_factory=dict[tuple[SSAValue, tuple[int, ...]], str], init=False
     )
@@ -439,9 +453,11 @@ class CPrinter(BasePrinter):
     # Module
 
     def print_module(self, module: ModuleOp) -> None:
+        self._check_supported(module)
         self._globals = {op.sym_name.data: op for op in module.ops if isinstance(op, memref.GlobalOp)}
         self._reserved = set(_C_RESERVED) | self._module_symbols(module)
-        self._liveness = {op: _Liveness(op) for op in module.ops if isinstance(op, func.FuncOp) and op.body.blocks}
+        functions = [op for op in module.ops if isinstance(op, func.FuncOp) and op.body.blocks]
+        self._liveness = {op: _Liveness(op) for op in functions}
         self._used_globals = {
             value.owner.name_.root_reference.data
             for live in self._liveness.values()
@@ -457,6 +473,14 @@ class CPrinter(BasePrinter):
             self._line("")
             self.print_op(op)
         self.print_string("\n")
+
+    @staticmethod
+    def _check_supported(module: ModuleOp) -> None:
+        """Fails on the first op with no printer, before anything is printed."""
+        for top_level_op in module.ops:
+            for op in top_level_op.walk():
+                if type(op) not in _OP_PRINTERS:
+                    raise _cannot_print(op, _unsupported_op_hint(op))
 
     def _module_symbols(self, module: ModuleOp) -> set[str]:
         symbols = set(self._globals)
@@ -474,9 +498,11 @@ class CPrinter(BasePrinter):
         includes = module.attributes.get("c.includes")
         if includes is None:
             return []
-        if not isinstance(includes, ArrayAttr) or not all(isinstance(h, StringAttr) for h in includes):
-            raise CEmitError('the module attribute c.includes must be an array of strings, e.g. ["immintrin.h"]')
-        return [header.data for header in includes]  # pyright: ignore
+        if not isa(includes, ArrayAttr[StringAttr]):
+            raise CEmitError(
+                'the module attribute c.includes must be an array of strings, e.g. ["immintrin.h"]'
+            )
+        return [header.data for header in includes]
 
     def _print_helpers(self, module: ModuleOp) -> None:
         helpers = {_helper_definition(op): None for op in module.walk() if type(op) in _HELPERS}
@@ -494,11 +520,8 @@ class CPrinter(BasePrinter):
             self._line(self._signature(function, [""] * len(function.args)) + ";")
 
     def print_op(self, op: Operation) -> None:
-        printer = _OP_PRINTERS.get(type(op))
-        if printer is None:
-            raise _cannot_print(op, _unsupported_op_hint(op))
         if self._needs(op):
-            printer(self, op)
+            _OP_PRINTERS[type(op)](self, op)
 
     def _line(self, text: str) -> None:
         self.print_string("\n" + text)
@@ -510,10 +533,10 @@ class CPrinter(BasePrinter):
             return
         shape = self._static_shape(op, op.type)
         element_type = op.type.get_element_type()
-        alignment = max(64, op.alignment.value.data if op.alignment else 64)
+        alignment = max(64, op.alignment.value.data) if op.alignment else 64
         attributes = f" __attribute__((aligned({alignment})))"
         count = prod(shape)
-        if _is_arena(op):
+        if _is_arena_global(op):
             self._line(f"/* the {count}-byte activation arena; every view into it holds f32 */")
             self._line(f"static float {name}[{(count + 3) // 4}]{attributes};")
             return
@@ -549,7 +572,7 @@ class CPrinter(BasePrinter):
 
     def _print_func(self, op: func.FuncOp) -> None:
         if not op.body.blocks:
-            raise _cannot_print(op, f"@{op.sym_name.data} has no body; external declarations are not supported")
+            raise _cannot_print(op, "external declarations (functions without a body) are not supported")
         if len(op.body.blocks) != 1:
             raise _cannot_print(op, "only single-block functions (structured control flow) are supported")
         if op.function_type.outputs.data:
@@ -797,7 +820,9 @@ class CPrinter(BasePrinter):
         if any(size < 0 for size in shape):
             raise _cannot_print(op, f"{type} has a dynamic shape; only static shapes are supported")
         if not isinstance(type.layout, NoneAttr):
-            raise _cannot_print(op, f"{type} has a layout map; only the identity (row-major) layout is supported")
+            raise _cannot_print(
+                op, f"{type} has a layout map; only the identity (row-major) layout is supported"
+            )
         return shape
 
     def _flat_index(self, op: Operation, memref_value: SSAValue, indices: Sequence[SSAValue]) -> str:
@@ -815,22 +840,29 @@ class CPrinter(BasePrinter):
                 terms.append(self._expr(index))
             else:
                 terms.append(f"{self._expr(index)} * {stride}")
+        flat = " + ".join(terms)
         if not terms:
             return str(offset)
-        if offset:
-            terms.append(f"- {-offset}" if offset < 0 else f"+ {offset}")
-            return " + ".join(terms[:-1]) + " " + terms[-1]
-        return " + ".join(terms)
+        if offset > 0:
+            return f"{flat} + {offset}"
+        if offset < 0:
+            return f"{flat} - {-offset}"
+        return flat
 
     def _element(self, op: memref.LoadOp | memref.StoreOp) -> str:
         if op.memref in self._live.scalarised:
             indices = _constant_indices(op.indices)
             assert indices is not None
             return self._elements[(op.memref, indices)]
-        source = op.memref.owner
-        if isinstance(source, memref.GetGlobalOp) and _is_arena(self._globals[source.name_.root_reference.data]):
+        if self._is_arena(op.memref):
             raise _cannot_print(op, "access the arena through memref.view, as f32")
         return f"{self._expr(op.memref)}[{self._flat_index(op, op.memref, op.indices)}]"
+
+    def _is_arena(self, memref_value: SSAValue) -> bool:
+        source = memref_value.owner
+        if not isinstance(source, memref.GetGlobalOp):
+            return False
+        return _is_arena_global(self._globals[source.name_.root_reference.data])
 
     def _print_load(self, op: memref.LoadOp) -> None:
         self._define(op.res, self._element(op))
@@ -863,9 +895,10 @@ class CPrinter(BasePrinter):
         self._names[op.memref] = name
 
     def _print_view(self, op: memref.ViewOp) -> None:
-        source = op.source.owner
-        if not (isinstance(source, memref.GetGlobalOp) and _is_arena(self._globals[source.name_.root_reference.data])):
-            raise _cannot_print(op, "only views into the arena (an uninitialized memref<Nxi8> global) are supported")
+        if not self._is_arena(op.source):
+            raise _cannot_print(
+                op, "only views into the arena (an uninitialized memref<Nxi8> global) are supported"
+            )
         if op.sizes:
             raise _cannot_print(op, "only static shapes are supported")
         assert isinstance(op.result.type, MemRefType)

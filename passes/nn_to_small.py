@@ -64,7 +64,7 @@ class LowerConv(RewritePattern):
         window = _pairs(op, "strides", "dilations", "pads")
         window["filter"] = weight.shape[2:]
         if group > 1 and group == channels == weight.shape[0]:
-            rewriter.replace_op(
+            rewriter.replace(
                 op,
                 small.LayerOp(
                     "dwconv", op.input, op.output, g=channels, k=1, f_c=1, in_hw=(h, w),
@@ -75,7 +75,7 @@ class LowerConv(RewritePattern):
         weights = op.weight
         if group > 1:
             weights = add_constant(self.module, op, _expand_groups(weight, group), "w")
-        rewriter.replace_op(
+        rewriter.replace(
             op,
             small.LayerOp(
                 "conv", op.input, op.output, g=1, k=weight.shape[0], f_c=channels, in_hw=(h, w),
@@ -108,7 +108,7 @@ class LowerDense(RewritePattern):
             input = flatten.input
             _, channels, h, w = shape_of(input)
         weights = add_constant(self.module, op, weight.reshape(weight.shape[0], channels, h, w), "w")
-        rewriter.replace_op(
+        rewriter.replace(
             op,
             small.LayerOp(
                 "conv", input, op.output, g=1, k=weight.shape[0], f_c=channels, in_hw=(h, w),
@@ -125,14 +125,14 @@ class LowerPools(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         if isinstance(op, nn.MaxPool2dOp):
             window = _pairs(op, "strides", "dilations", "pads")
-            rewriter.replace_op(op, _lanewise("max", op, op.input, op.output, filter=op.kernel_pair, **window))
+            rewriter.replace(op, _lanewise("max", op, op.input, op.output, filter=op.kernel_pair, **window))
         elif isinstance(op, nn.AvgPool2dOp):
             window = _pairs(op, "strides", "pads")
             extra = {"count_include_pad": UnitAttr()} if op.count_include_pad.value.data else {}
-            rewriter.replace_op(op, _lanewise("avg", op, op.input, op.output, filter=op.kernel_pair, extra=extra, **window))
+            rewriter.replace(op, _lanewise("avg", op, op.input, op.output, filter=op.kernel_pair, extra=extra, **window))
         elif isinstance(op, nn.GlobalAvgPoolOp):
             _, _, h, w = shape_of(op.input)
-            rewriter.replace_op(op, _lanewise("avg", op, op.input, op.output, filter=(h, w)))
+            rewriter.replace(op, _lanewise("avg", op, op.input, op.output, filter=(h, w)))
 
 
 class LowerElementwise(RewritePattern):
@@ -150,21 +150,21 @@ class LowerElementwise(RewritePattern):
             layer = _lanewise("copy", op, op.input, op.output, extra={"leaky": FloatAttr(op.alpha.value.data, f32)})
         else:
             return
-        rewriter.replace_op(op, layer)
+        rewriter.replace(op, layer)
 
 
 class LowerDataMovement(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         if isinstance(op, nn.SoftmaxOp):
-            rewriter.replace_op(op, small.SoftmaxOp(op.input, op.output, shape_of(op.input)[1]))
+            rewriter.replace(op, small.SoftmaxOp(op.input, op.output, shape_of(op.input)[1]))
         elif isinstance(op, nn.ReshapeOp):
             src, dst = shape_of(op.input), shape_of(op.output)
             if len(src) not in (2, 4) or len(dst) not in (2, 4):
                 raise ValueError(f"nn.reshape: only 1xN and 1xCxHxW tensors are supported, got {src} -> {dst}")
-            rewriter.replace_op(op, small.ConvertOp(op.input, op.output, (src[1], 0), (dst[1], 0)))
+            rewriter.replace(op, small.ConvertOp(op.input, op.output, (src[1], 0), (dst[1], 0)))
         elif isinstance(op, nn.ConcatOp):
             channels = [shape_of(value)[1] for value in op.inputs]
-            rewriter.replace_op(op, small.ConcatOp(list(op.inputs), op.output, channels))
+            rewriter.replace(op, small.ConcatOp(list(op.inputs), op.output, channels))
 
 
 @dataclass(frozen=True)

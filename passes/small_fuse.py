@@ -23,6 +23,7 @@ from xdsl.dialects import memref
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 
 from small_ir.dialects import small
@@ -71,7 +72,11 @@ class FuseEpilogue(RewritePattern):
             other = producer.other
         buffer = producer.output
         fused = producer.rebuild(other=other, output=consumer.output, properties=properties)
-        rewriter.replace_op(producer, fused)
+        rewriter.replace(producer, fused)
+        output_alloc = consumer.output.owner
+        if isinstance(output_alloc, memref.AllocOp):  # it was created after the producer
+            output_alloc.detach()
+            rewriter.insert_op(output_alloc, InsertPoint.before(fused))
         rewriter.erase_op(consumer)
         rewriter.erase_op(buffer.owner)
 

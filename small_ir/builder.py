@@ -108,8 +108,9 @@ class NetworkBuilder:
         )
         return Tensor(output)
 
-    def _pool(self, op_class, x: Tensor, kernel_shape, strides, pads, dilations=(1, 1), **extra) -> Tensor:
+    def _pool(self, op_class, x: Tensor, kernel_shape, strides, pads, **extra) -> Tensor:
         _, c, h, w = x.shape
+        dilations = extra.get("dilations", (1, 1))
         out_h = window_output_size(h, kernel_shape[0], strides[0], pads[0], pads[2], dilations[0])
         out_w = window_output_size(w, kernel_shape[1], strides[1], pads[1], pads[3], dilations[1])
         return self._emit(op_class, x.value, shape=(1, c, out_h, out_w), kernel_shape=tuple(kernel_shape), strides=tuple(strides), pads=tuple(pads), **extra)

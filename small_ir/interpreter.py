@@ -5,19 +5,24 @@ Interpreter implementations for every IR level of small-ir, on top of xDSL's
 * `nn` and `small` ops run `small_ir.reference` on numpy copies of their
   operands and write the result into the output memref. Blocked activations
   (`[C / Cb][H][W][Cb]`) and packed weights are unpacked to NCHW first; the
-  padding channels of blocked inputs are ignored and written as zeros.
+  padding channels of inputs are never read, those of outputs become zeros.
 * `kernel` ops work on a register tile held as a mutable float32 numpy array
   of shape (pixels, lanes), in float32 arithmetic.
 * The std ops that xDSL 0.74 does not interpret and our lowerings use: a few
   `arith` ops, `memref.alloca`, `memref.view`, `memref.copy`, and globals
-  without an initial value (`memref.get_global` returns one buffer per global
-  and interpreter, so writes through it are seen by every later get_global).
+  without an initial value (zeros). `memref.get_global` returns one buffer
+  per global and interpreter, so every get_global sees earlier writes.
 
 Memrefs are xDSL `ShapedArray`s; `numpy_view` gives a numpy array that aliases
-one, `shaped_array_from_numpy` makes one from numpy data.
+one, `shaped_array_from_numpy` makes one from numpy data:
 
     interpreter = make_interpreter(module)
+    x = shaped_array_from_numpy(image, x_type)
+    y = shaped_array_from_numpy(np.zeros(y_shape), y_type)
     interpreter.call_op("net", (x, y))
+    result = numpy_view(y)
+
+`small_ir.testing.interpret` does all of this for a function.
 """
 
 from __future__ import annotations

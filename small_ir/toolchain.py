@@ -48,18 +48,21 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "
 _RUN_TIMEOUT_SECONDS = 60
 
 
-def compiler() -> list[str]:
-    """The C compiler command: `$CC` (split like a shell would) or gcc."""
-    from_env = os.environ.get("CC")
-    command = shlex.split(from_env) if from_env else ["gcc"]
-    if not command or shutil.which(command[0]) is None:
-        source = f"{command[0] if command else from_env!r} (from CC)" if from_env else "gcc"
-        raise ToolchainError(f"{source} not found: install gcc (apt-get install gcc) or set CC")
+def c_compiler() -> list[str]:
+    """The C compiler command: `$CC` (split like a shell would), else gcc."""
+    from_env = os.environ.get("CC", "").strip()
+    if not from_env:
+        if shutil.which("gcc") is None:
+            raise ToolchainError("gcc not found: install gcc (apt-get install gcc) or set CC")
+        return ["gcc"]
+    command = shlex.split(from_env)
+    if shutil.which(command[0]) is None:
+        raise ToolchainError(f"{command[0]} (from CC) not found: install it or set CC to another C compiler")
     return command
 
 
 def _compile(c_files: Sequence[Path], out: Path, flags: Sequence[str]) -> Path:
-    command = [*compiler(), *C_FLAGS, *WARNING_FLAGS, *flags, *map(str, c_files), "-o", str(out), "-lm"]
+    command = [*c_compiler(), *C_FLAGS, *WARNING_FLAGS, *flags, *map(str, c_files), "-o", str(out), "-lm"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise ToolchainError(
