@@ -117,8 +117,8 @@ class LowerDense(RewritePattern):
         )
         if input is not op.input:
             buffer = flatten.output
-            rewriter.erase_op(flatten)
-            rewriter.erase_op(buffer.owner)
+            rewriter.erase(flatten)
+            rewriter.erase(buffer.owner)
 
 
 class LowerPools(RewritePattern):

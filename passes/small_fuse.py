@@ -76,9 +76,9 @@ class FuseEpilogue(RewritePattern):
         output_alloc = consumer.output.owner
         if isinstance(output_alloc, memref.AllocOp):  # it was created after the producer
             output_alloc.detach()
-            rewriter.insert_op(output_alloc, InsertPoint.before(fused))
-        rewriter.erase_op(consumer)
-        rewriter.erase_op(buffer.owner)
+            rewriter.insert(output_alloc, InsertPoint.before(fused))
+        rewriter.erase(consumer)
+        rewriter.erase(buffer.owner)
 
 
 @dataclass(frozen=True)

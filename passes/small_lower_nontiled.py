@@ -152,7 +152,7 @@ class LowerNonTiled(RewritePattern):
         if lowering is None:
             return
         lowering(LoopBuilder(InsertPoint.before(op)), op)
-        rewriter.erase_op(op)
+        rewriter.erase(op)
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ class TileLayer(RewritePattern):
         if not op.block:
             raise ValueError(f"small-tile: {op.kind.data} layer is not blocked yet; run small-layout first")
         LayerNest(op, LoopBuilder(InsertPoint.before(op))).build()
-        rewriter.erase_op(op)
+        rewriter.erase(op)
 
 
 @dataclass(frozen=True)
