@@ -67,10 +67,11 @@ from xdsl.utils.base_printer import BasePrinter
 from xdsl.utils.hints import isa
 from xdsl.utils.target import Target
 
+from small_ir.errors import SmallIRError
 from small_ir.dialects.cptr import AddrOp
 
 
-class CEmitError(Exception):
+class CEmitError(SmallIRError):
     """The module holds something the c target cannot print."""
 
 

@@ -1,0 +1,90 @@
+"""The command-line tools: a clean one-line error, a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+GOOD = """
+func.func @net(%x: memref<1x2x4x4xf32>, %y: memref<1x2x4x4xf32>) {
+  nn.relu %x into %y : memref<1x2x4x4xf32> into memref<1x2x4x4xf32>
+  func.return
+}
+"""
+
+
+def run(tool: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / tool), *args], capture_output=True, text=True, timeout=120)
+
+
+def write(tmp_path: Path, text: str, name: str = "net.mlir") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_compile_writes_library(tmp_path: Path):
+    result = run("small-ir", "compile", write(tmp_path, GOOD), "--target", "scalar", "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "arena:" in result.stdout and "MACs:" in result.stdout
+    assert (tmp_path / "out" / "model.c").exists() and (tmp_path / "out" / "model.h").exists()
+
+
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("func.func @net( {", ["net.mlir:1:"]),
+        (GOOD.replace("into memref<1x2x4x4xf32>\n", "into memref<1x2x4x3xf32>\n").replace("%y: memref<1x2x4x4xf32>", "%y: memref<1x2x4x3xf32>"),
+         ["nn.relu: output shape 1x2x4x3 does not match the expected 1x2x4x4"]),
+        (GOOD.replace("nn.relu", "nn.gelu"), ["nn.gelu"]),
+    ],
+    ids=["malformed", "verifier", "unknown-op"],
+)
+def test_compile_bad_input(tmp_path: Path, text: str, fragments: list[str]):
+    assert_clean_error(run("small-ir", "compile", write(tmp_path, text), "-o", str(tmp_path / "out")), *fragments)
+
+
+def test_compile_missing_file(tmp_path: Path):
+    assert_clean_error(run("small-ir", "compile", str(tmp_path / "none.mlir"), "-o", str(tmp_path)), "no such file")
+
+
+def test_compile_unknown_target(tmp_path: Path):
+    result = run("small-ir", "compile", write(tmp_path, GOOD), "--target", "z80", "-o", str(tmp_path))
+    assert_clean_error(result, "invalid choice: 'z80'")
+
+
+def test_compile_unsupported_configuration(tmp_path: Path):
+    text = """
+func.func @net(%x: memref<1x2x4x4xf32>, %y: memref<1x2x16xf32>) {
+  nn.reshape %x into %y : memref<1x2x4x4xf32> into memref<1x2x16xf32>
+  func.return
+}
+"""
+    assert_clean_error(run("small-ir", "compile", write(tmp_path, text), "-o", str(tmp_path)), "nn.reshape: only 1xN and 1xCxHxW")
+
+
+def test_small_opt_unknown_pass(tmp_path: Path):
+    assert_clean_error(run("small-opt", write(tmp_path, GOOD), "-p", "nn-to-small,no-such-pass"), "no-such-pass")
+
+
+def test_small_opt_kernel_ops_need_a_backend_before_c(tmp_path: Path):
+    result = run("small-opt", write(tmp_path, GOOD), "-p", "nn-to-small,small-layout,small-tile,small-lower-nontiled,plan-memory", "-t", "c")
+    assert_clean_error(result, "kernel.", "lower-kernel-to")
+
+
+def test_stock_xdsl_opt_sees_our_dialects_passes_and_target(tmp_path: Path):
+    pipeline = "nn-to-small,small-layout{c_ob=4 w_ob=2},small-tile,small-lower-nontiled,plan-memory,lower-kernel-to-scalar"
+    result = run("xdsl-opt", write(tmp_path, GOOD), "-p", pipeline, "-t", "c")
+    assert result.returncode == 0, result.stderr
+    assert "void net(const float *restrict" in result.stdout
