@@ -1,24 +1,35 @@
 """
-Targets: one backend file per ISA plus the C emitter. A target names its
-register tile (the `small-layout` options), the pass that lowers kernel ops
-to its intrinsics, and the compiler flags its C needs.
+Targets: one file per ISA (`backends/<isa>.py`) plus what they share
+(`microkernel.py`) and the C emitter (`c_emitter.py`).
+
+An ISA file defines `TARGET` (a `TargetSpec`: register tile, compiler flags)
+and `LOWERING`, its `lower-kernel-to-<isa>` pass. Nothing else registers it:
+targets and passes are found from the file names and imported lazily.
 """
 
-from dataclasses import dataclass
+from __future__ import annotations
+
+import pkgutil
+from functools import cache
+from importlib import import_module
+
+from small_ir.backends.microkernel import TargetSpec
+
+SHARED_MODULES = frozenset({"microkernel", "c_emitter"})
 
 
-@dataclass(frozen=True)
-class TargetSpec:
-    name: str
-    c_ob: int
-    w_ob: int
-    kernel_pass: str
-    cflags: tuple[str, ...] = ()
-    cpu_feature: str | None = None
-    """/proc/cpuinfo flag the host needs to run this target's code."""
+def isa_names() -> list[str]:
+    """The ISAs that have a backend file, without importing them."""
+    return sorted(info.name for info in pkgutil.iter_modules(__path__) if info.name not in SHARED_MODULES)
 
 
-TARGETS: dict[str, TargetSpec] = {
-    "scalar": TargetSpec("scalar", c_ob=8, w_ob=4, kernel_pass="lower-kernel-to-scalar"),
-    "avx2": TargetSpec("avx2", c_ob=16, w_ob=6, kernel_pass="lower-kernel-to-avx2", cflags=("-mavx2", "-mfma"), cpu_feature="avx2"),
-}
+def isa_module(isa: str):
+    return import_module(f"small_ir.backends.{isa}")
+
+
+@cache
+def targets() -> dict[str, TargetSpec]:
+    return {isa: isa_module(isa).TARGET for isa in isa_names()}
+
+
+__all__ = ["TargetSpec", "isa_names", "isa_module", "targets"]

@@ -14,9 +14,10 @@ from xdsl.dialects.builtin import IntegerAttr, StringAttr, i32
 from xdsl.dialects.emitc import EmitC_CallOpaqueOp, EmitC_OpaqueType
 from xdsl.ir import SSAValue
 
-from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, Tile
+from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, TargetSpec, Tile
 from small_ir.dialects.cptr import AddrOp
 
+TARGET = TargetSpec("avx2", c_ob=16, w_ob=6, cflags=("-mavx2", "-mfma"), cpu_feature="avx2")
 LANES = 8
 VECTOR = EmitC_OpaqueType(StringAttr("__m256"))
 CMP_GE_OQ = 29
@@ -121,3 +122,6 @@ class Avx2Kernel(Microkernel):
 class LowerKernelToAvx2(LowerKernel):
     name = "lower-kernel-to-avx2"
     isa = Avx2Kernel
+
+
+LOWERING = LowerKernelToAvx2

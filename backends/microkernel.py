@@ -25,6 +25,24 @@ from small_ir.loops import Index, LoopBuilder
 
 
 @dataclass(frozen=True)
+class TargetSpec:
+    """What the rest of the compiler needs to know about an ISA."""
+
+    name: str
+    c_ob: int
+    """Lanes of the register tile: the channel block of the shared layout."""
+    w_ob: int
+    """Pixels of the register tile."""
+    cflags: tuple[str, ...] = ()
+    cpu_feature: str | None = None
+    """The /proc/cpuinfo flag a host needs to run this target's code natively."""
+
+    @property
+    def kernel_pass(self) -> str:
+        return f"lower-kernel-to-{self.name}"
+
+
+@dataclass(frozen=True)
 class Access:
     memref: SSAValue
     indices: tuple[SSAValue, ...]

@@ -13,9 +13,12 @@ from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import f32
 from xdsl.ir import SSAValue
 
-from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, Tile
+from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, TargetSpec, Tile
 from small_ir.loops import Index
 
+
+
+TARGET = TargetSpec("scalar", c_ob=8, w_ob=4)
 
 
 class ScalarKernel(Microkernel):
@@ -109,3 +112,6 @@ class ScalarKernel(Microkernel):
 class LowerKernelToScalar(LowerKernel):
     name = "lower-kernel-to-scalar"
     isa = ScalarKernel
+
+
+LOWERING = LowerKernelToScalar

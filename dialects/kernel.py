@@ -86,13 +86,23 @@ class TileType(ParametrizedAttribute, TypeAttribute):
 PIXEL_STRIDE_FORMAT = "`pixel_stride` $pixel_stride"
 
 
-def _check_access(op: Operation, memref: SSAValue, indices: Sequence[SSAValue]) -> None:
+def _check_access(op: Operation, memref: SSAValue, indices: Sequence[SSAValue], min_rank: int = 2) -> None:
     memref_type = memref.type
     assert isinstance(memref_type, MemRefType)
-    if len(indices) != memref_type.get_num_dims():
-        raise VerifyException(
-            f"{op.name}: {len(indices)} indices for a memref of rank {memref_type.get_num_dims()}"
-        )
+    rank = memref_type.get_num_dims()
+    if len(indices) != rank:
+        raise VerifyException(f"{op.name}: {len(indices)} indices for a memref of rank {rank}")
+    if rank < min_rank:
+        raise VerifyException(f"{op.name}: needs a memref of rank >= {min_rank} (pixels along rank - 2, lanes along the last)")
+    tile_type = op.operands[0].type
+    assert isinstance(tile_type, TileType)
+    if memref_type.get_element_type() != tile_type.element_type:
+        raise VerifyException(f"{op.name}: memref elements {memref_type.get_element_type()} differ from the tile's {tile_type.element_type}")
+
+
+def _check_pixel_stride(op: Operation, pixel_stride: IntegerAttr) -> None:
+    if pixel_stride.value.data < 1:
+        raise VerifyException(f"{op.name}: pixel_stride must be >= 1, got {pixel_stride.value.data}")
 
 
 @irdl_op_definition
@@ -150,6 +160,7 @@ class _TileAccessOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
+        _check_pixel_stride(self, self.pixel_stride)
         _check_access(self, self.memref, self.indices)
 
 
@@ -226,7 +237,7 @@ class BroadcastOp(IRDLOperation):
         super().__init__(operands=[tile, memref, indices])
 
     def verify_(self) -> None:
-        _check_access(self, self.memref, self.indices)
+        _check_access(self, self.memref, self.indices, min_rank=1)
 
 
 class _TileProductOp(IRDLOperation):
@@ -260,8 +271,9 @@ class _TileProductOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
+        _check_pixel_stride(self, self.pixel_stride)
         _check_access(self, self.input, self.input_indices)
-        _check_access(self, self.weights, self.weight_indices)
+        _check_access(self, self.weights, self.weight_indices, min_rank=1)
 
 
 @irdl_op_definition

@@ -86,11 +86,18 @@ class Activation:
         return (1, self.channels, self.height, self.width)
 
     def matches(self, shape: Sequence[int]) -> bool:
-        """Plain activations may also be 1xN (N = C*H*W) when H = W = 1."""
-        shape = tuple(shape)
-        if shape == self.memref_shape():
-            return True
-        return not self.block and self.height == self.width == 1 and shape == (1, self.channels)
+        if self.block:
+            return tuple(shape) == self.memref_shape()
+        plain = plain_activation(shape)
+        return plain is not None and plain == self
+
+
+def plain_activation(shape: Sequence[int]) -> Activation | None:
+    """The logical C x H x W of a plain (unblocked) memref: 1xN, 1xAxB (W = 1) or 1xCxHxW."""
+    if len(shape) not in (2, 3, 4) or shape[0] != 1:
+        return None
+    channels, height, width = (*shape[1:], 1, 1)[:3]
+    return Activation(channels, height, width)
 
 
 def activation_of(value: SSAValue, channels: int, block: int) -> Activation:
@@ -98,9 +105,10 @@ def activation_of(value: SSAValue, channels: int, block: int) -> Activation:
     shape = shape_of(value)
     if block:
         return Activation(channels, shape[1], shape[2], block)
-    if len(shape) == 2:
-        return Activation(shape[1], 1, 1)
-    return Activation(shape[1], shape[2], shape[3])
+    plain = plain_activation(shape)
+    if plain is None:
+        raise VerifyException(f"activation {fmt(shape)}: small-ir supports 1xN, 1xAxB and 1xCxHxW tensors")
+    return plain
 
 
 def _pair(values: DenseArrayBase) -> tuple[int, ...]:
@@ -261,11 +269,27 @@ class LayerOp(IRDLOperation):
             self.fail("conv and dwconv take weights, the other kinds do not")
         if self.bias is not None and not needs_weights:
             self.fail("only conv and dwconv take a bias")
+        self._verify_window(kind)
+        if self.count_include_pad is not None and kind != "avg":
+            self.fail("count_include_pad applies to avg only")
+        if self.clamp is not None and self.leaky is not None:
+            self.fail("one activation at most: clamp or leaky")
+        if self.clamp is not None and (len(self.clamp.get_values()) != 2 or self.clamp.get_values()[0] > self.clamp.get_values()[1]):
+            self.fail(f"clamp must be [low, high] with low <= high, got {list(self.clamp.get_values())}")
         if (self.combine is not None) != (self.other is not None):
             self.fail("`other` and `combine` go together")
         if self.combine is not None and self.combine.data not in COMBINES:
             self.fail(f"combine must be one of {', '.join(COMBINES)}")
         self._verify_types()
+
+    def _verify_window(self, kind: str) -> None:
+        filter, pads = _pair(self.filter), _pair(self.pads)
+        if kind == "copy" and (filter != (1, 1) or _pair(self.strides) != (1, 1) or any(pads)):
+            self.fail("copy is a 1x1 window with stride 1 and no padding")
+        if kind == "avg" and _pair(self.dilations) != (1, 1):
+            self.fail("avg pooling has no dilation")
+        if kind in ("max", "avg") and (max(pads[0], pads[2]) >= filter[0] or max(pads[1], pads[3]) >= filter[1]):
+            self.fail(f"pads {list(pads)} must be smaller than the window {fmt(filter)}")
 
     def _verify_types(self) -> None:
         expected_in, expected_out = self.input_activation(), self.output_activation()

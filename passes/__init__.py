@@ -4,6 +4,8 @@ from collections.abc import Callable
 
 from xdsl.passes import ModulePass
 
+from small_ir.backends import isa_module, isa_names
+
 
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     def nn_to_small():
@@ -36,23 +38,15 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return PlanMemory
 
-    def lower_kernel_to_scalar():
-        from small_ir.backends.scalar import LowerKernelToScalar
+    def backend_lowering(isa: str):
+        return lambda: isa_module(isa).LOWERING
 
-        return LowerKernelToScalar
-
-    def lower_kernel_to_avx2():
-        from small_ir.backends.avx2 import LowerKernelToAvx2
-
-        return LowerKernelToAvx2
-
-    return {
+    backends = {f"lower-kernel-to-{isa}": backend_lowering(isa) for isa in isa_names()}
+    return backends | {
         "nn-to-small": nn_to_small,
         "small-layout": small_layout,
         "small-fuse": small_fuse,
         "small-tile": small_tile,
         "small-lower-nontiled": small_lower_nontiled,
         "plan-memory": plan_memory,
-        "lower-kernel-to-scalar": lower_kernel_to_scalar,
-        "lower-kernel-to-avx2": lower_kernel_to_avx2,
     }

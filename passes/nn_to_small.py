@@ -40,8 +40,8 @@ def _pairs(op: Operation, *names: str) -> dict:
 
 
 def _lanewise(kind: str, op: Operation, input: SSAValue, output: SSAValue, **kwargs) -> small.LayerOp:
-    _, channels, h, w = shape_of(input) if len(shape_of(input)) == 4 else (1, shape_of(input)[1], 1, 1)
-    return small.LayerOp(kind, input, output, g=channels, k=1, f_c=1, in_hw=(h, w), **kwargs)
+    activation = small.activation_of(input, 0, 0)
+    return small.LayerOp(kind, input, output, g=activation.channels, k=1, f_c=1, in_hw=(activation.height, activation.width), **kwargs)
 
 
 def _writer(buffer: SSAValue) -> Operation | None:
@@ -158,10 +158,8 @@ class LowerDataMovement(RewritePattern):
         if isinstance(op, nn.SoftmaxOp):
             rewriter.replace(op, small.SoftmaxOp(op.input, op.output, shape_of(op.input)[1]))
         elif isinstance(op, nn.ReshapeOp):
-            src, dst = shape_of(op.input), shape_of(op.output)
-            if len(src) not in (2, 4) or len(dst) not in (2, 4):
-                raise ValueError(f"nn.reshape: only 1xN and 1xCxHxW tensors are supported, got {src} -> {dst}")
-            rewriter.replace(op, small.ConvertOp(op.input, op.output, (src[1], 0), (dst[1], 0)))
+            src, dst = small.activation_of(op.input, 0, 0), small.activation_of(op.output, 0, 0)
+            rewriter.replace(op, small.ConvertOp(op.input, op.output, (src.channels, 0), (dst.channels, 0)))
         elif isinstance(op, nn.ConcatOp):
             channels = [shape_of(value)[1] for value in op.inputs]
             rewriter.replace(op, small.ConcatOp(list(op.inputs), op.output, channels))

@@ -27,22 +27,12 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from small_ir.builder import memref_type
 from small_ir.dialects import small
-from small_ir.dialects.nn import shape_of
-from small_ir.dialects.small import Activation, ceil_div
+from small_ir.dialects.small import Activation, activation_of, ceil_div
 from small_ir.weights import add_constant, constant_array, erase_unused_globals
 
 
-def plain_activation(value: SSAValue) -> Activation:
-    shape = shape_of(value)
-    if len(shape) == 2:
-        return Activation(shape[1], 1, 1)
-    if len(shape) == 4:
-        return Activation(shape[1], shape[2], shape[3])
-    raise ValueError(f"small-layout: activation {shape} is neither 1xN nor 1xCxHxW")
-
-
 def blocked_type(value: SSAValue, block: int) -> memref.MemRefType:
-    plain = plain_activation(value)
+    plain = activation_of(value, 0, 0)
     return memref_type(Activation(plain.channels, plain.height, plain.width, block).memref_shape())
 
 
@@ -117,7 +107,7 @@ class SmallLayout(ModulePass):
         users = [use.operation for use in argument.uses if is_small_op(use.operation)]
         if not users:
             return set()
-        plain = plain_activation(argument)
+        plain = activation_of(argument, 0, 0)
         buffer = memref.AllocOp([], [], blocked_type(argument, self.c_ob))
         if any(getattr(op, "output", None) is argument for op in users):
             convert = small.ConvertOp(buffer.memref, argument, (plain.channels, self.c_ob), (plain.channels, 0))

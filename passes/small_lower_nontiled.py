@@ -58,9 +58,7 @@ def address(loops: LoopBuilder, value: SSAValue, activation: Activation, channel
             block = loops.insert(arith.DivUIOp(loops.value(channel.index), loops.value(activation.block))).result
             lane = loops.insert(arith.RemUIOp(loops.value(channel.index), loops.value(activation.block))).result
         return loops.values([block, h, w, lane])
-    if len(shape_of(value)) == 2:
-        return loops.values([0, channel.index])
-    return loops.values([0, channel.index, h, w])
+    return loops.values([0, channel.index, h, w][: len(shape_of(value))])
 
 
 def pixel_loops(loops: LoopBuilder, activation: Activation, body: Callable[[Index, Index], None]) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from xdsl.parser import Parser
 
-from small_ir.backends import TARGETS
+from small_ir.backends import isa_names
 from small_ir.context import make_context
 from small_ir.errors import SmallIRError, report_errors
 
-TARGET_CHOICES = ["host", *TARGETS]
+TARGET_CHOICES = ["host", *isa_names()]
 
 
 def load_module(path: Path):

@@ -18,7 +18,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import PassPipeline
 
-from small_ir.backends import TARGETS, TargetSpec
+from small_ir.backends import TargetSpec, targets
 from small_ir.context import make_context
 from small_ir.dialects import small
 from small_ir.dialects.nn import shape_of
@@ -37,9 +37,9 @@ def host_target() -> str:
 
 def target_spec(target: str) -> TargetSpec:
     name = host_target() if target == "host" else target
-    if name not in TARGETS:
-        raise SmallIRError(f"unknown target '{target}': choose one of host, {', '.join(TARGETS)}")
-    return TARGETS[name]
+    if name not in targets():
+        raise SmallIRError(f"unknown target '{target}': choose one of host, {', '.join(targets())}")
+    return targets()[name]
 
 
 def pipeline_spec(target: str, c_ob: int | None = None, w_ob: int | None = None) -> str:
