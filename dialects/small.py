@@ -80,6 +80,10 @@ class Activation:
     width: int
     block: int = 0
 
+    def __str__(self) -> str:
+        layout = f"blocked by {self.block}" if self.block else "plain"
+        return f"{self.channels} channels x {self.height} x {self.width} ({layout})"
+
     def memref_shape(self) -> tuple[int, ...]:
         if self.block:
             return (ceil_div(self.channels, self.block), self.height, self.width, self.block)

@@ -51,6 +51,17 @@ def test_single_layer_c_matches_reference(target: str, case: LayerCase):
     assert_close(output, case.reference(*inputs))
 
 
+@pytest.mark.parametrize("target", HOST_TARGETS)
+@settings(max_examples=8, deadline=None)
+@given(case=layer_cases(max_channels=20, max_size=9, max_filter=5))
+def test_single_layer_under_sanitizers(target: str, case: LayerCase):
+    """-Wall -Wextra -Werror, AddressSanitizer and UBSan on random layers: odd sizes probe the border tiles."""
+    module = module_for(case)
+    inputs = case.random_inputs(np.random.default_rng(0))
+    (output,) = small_ir.compile(module, target=target).run_sanitized(*inputs)
+    assert_close(output, case.reference(*inputs))
+
+
 @st.composite
 def chains(draw):
     """conv -> relu -> pool -> dense -> softmax, a residual block, or a depthwise-separable block."""
