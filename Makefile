@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test pytest filecheck clean
+.PHONY: setup demo test lint pytest filecheck clean
 
 setup: $(STAMP)
 
@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: pytest filecheck
+test: lint pytest filecheck
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q tests

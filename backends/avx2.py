@@ -25,6 +25,7 @@ CMP_GE_OQ = 29
 
 class Avx2Kernel(Microkernel):
     includes = ("immintrin.h",)
+    vector_lanes = LANES
 
     def call(self, name: str, *args: SSAValue, result: bool = True) -> SSAValue:
         op = self.loops.insert(EmitC_CallOpaqueOp(name, list(args), [VECTOR] if result else []))
@@ -34,8 +35,6 @@ class Avx2Kernel(Microkernel):
         return self.loops.insert(AddrOp(access.memref, access.at(self.loops, pixel_offset, lane_offset))).result
 
     def vectors(self, tile: Tile) -> int:
-        if tile.lanes % LANES:
-            raise ValueError(f"avx2: the tile has {tile.lanes} lanes, not a multiple of {LANES}; use c_ob = 8 or 16")
         return tile.lanes // LANES
 
     def get(self, tile: Tile, p: int, j: int) -> SSAValue:
@@ -105,7 +104,7 @@ class Avx2Kernel(Microkernel):
         for p, j in self.each(tile):
             value = self.get(tile, p, j)
             for intrinsic, bound in bounds:
-                value = self.call(intrinsic, value, bound)
+                value = self.call(intrinsic, bound, value)  # returns the 2nd operand on NaN: NaN propagates
             self.put(tile, p, j, value)
 
     def leaky(self, tile: Tile, alpha: float) -> None:

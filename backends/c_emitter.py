@@ -67,8 +67,8 @@ from xdsl.utils.base_printer import BasePrinter
 from xdsl.utils.hints import isa
 from xdsl.utils.target import Target
 
-from small_ir.errors import SmallIRError
 from small_ir.dialects.cptr import AddrOp
+from small_ir.errors import SmallIRError
 
 
 class CEmitError(SmallIRError):

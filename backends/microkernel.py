@@ -11,14 +11,16 @@ first pixel and lane; `access.at(loops, pixel_offset, lane_offset)` moves it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.utils.exceptions import PassFailedException
 
 from small_ir.dialects import kernel
 from small_ir.loops import Index, LoopBuilder
@@ -70,6 +72,8 @@ class Microkernel(ABC):
     """One ISA's implementation of the kernel ops."""
 
     includes: tuple[str, ...] = ()
+    vector_lanes: int = 1
+    """The tile's lanes must be a multiple of this (the ISA's vector width)."""
 
     def __init__(self, loops: LoopBuilder):
         self.loops = loops
@@ -104,37 +108,36 @@ def _access(memref: SSAValue, indices) -> Access:
     return Access(memref, tuple(indices))
 
 
+def _products(op: kernel.FmaOp | kernel.LaneFmaOp) -> tuple[Access, Access, int]:
+    return _access(op.input, op.input_indices), _access(op.weights, op.weight_indices), op.pixel_stride.value.data
+
+
+def _window(op: kernel.LoadOp | kernel.StoreOp | kernel.MaxOp | kernel.AddOp | kernel.MulOp) -> tuple[Access, int]:
+    return _access(op.memref, op.indices), op.pixel_stride.value.data
+
+
+LOWERINGS: dict[type[Operation], Callable[[Microkernel, Tile, Any], None]] = {
+    kernel.FillOp: lambda isa, tile, op: isa.fill(tile, op.value.value.data),
+    kernel.BroadcastOp: lambda isa, tile, op: isa.broadcast(tile, _access(op.memref, op.indices)),
+    kernel.LoadOp: lambda isa, tile, op: isa.load(tile, *_window(op)),
+    kernel.StoreOp: lambda isa, tile, op: isa.store(tile, *_window(op)),
+    kernel.FmaOp: lambda isa, tile, op: isa.fma(tile, *_products(op)),
+    kernel.LaneFmaOp: lambda isa, tile, op: isa.lane_fma(tile, *_products(op)),
+    kernel.MaxOp: lambda isa, tile, op: isa.lanewise(tile, "max", *_window(op)),
+    kernel.AddOp: lambda isa, tile, op: isa.lanewise(tile, "add", *_window(op)),
+    kernel.MulOp: lambda isa, tile, op: isa.lanewise(tile, "mul", *_window(op)),
+    kernel.ScaleOp: lambda isa, tile, op: isa.scale(tile, op.factor),
+    kernel.ClampOp: lambda isa, tile, op: isa.clamp(tile, op.min.value.data, op.max.value.data),
+    kernel.LeakyOp: lambda isa, tile, op: isa.leaky(tile, op.alpha.value.data),
+}
+
+
 def lower_op(isa: Microkernel, op: Operation, tiles: dict[SSAValue, Tile]) -> None:
     if isinstance(op, kernel.TileOp):
         tile_type = op.tile.type
-        pixels, lanes = tile_type.pixels.data, tile_type.lanes.data
-        tiles[op.tile] = Tile(isa.declare(pixels, lanes), pixels, lanes)
+        tiles[op.tile] = Tile(isa.declare(tile_type.pixels.data, tile_type.lanes.data), tile_type.pixels.data, tile_type.lanes.data)
         return
-    tile = tiles[op.operands[0]]
-    stride = op.pixel_stride.value.data if hasattr(op, "pixel_stride") else 1
-    match op:
-        case kernel.FillOp():
-            isa.fill(tile, op.value.value.data)
-        case kernel.BroadcastOp():
-            isa.broadcast(tile, _access(op.memref, op.indices))
-        case kernel.LoadOp():
-            isa.load(tile, _access(op.memref, op.indices), stride)
-        case kernel.StoreOp():
-            isa.store(tile, _access(op.memref, op.indices), stride)
-        case kernel.FmaOp():
-            isa.fma(tile, _access(op.input, op.input_indices), _access(op.weights, op.weight_indices), stride)
-        case kernel.LaneFmaOp():
-            isa.lane_fma(tile, _access(op.input, op.input_indices), _access(op.weights, op.weight_indices), stride)
-        case kernel.MaxOp() | kernel.AddOp() | kernel.MulOp():
-            isa.lanewise(tile, op.name.split(".")[1], _access(op.memref, op.indices), stride)
-        case kernel.ScaleOp():
-            isa.scale(tile, op.factor)
-        case kernel.ClampOp():
-            isa.clamp(tile, op.min.value.data, op.max.value.data)
-        case kernel.LeakyOp():
-            isa.leaky(tile, op.alpha.value.data)
-        case _:
-            raise ValueError(f"{op.name}: no lowering for this kernel op")
+    LOWERINGS[type(op)](isa, tiles[op.operands[0]], op)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,13 @@ class LowerKernel(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         kernel_ops = [o for o in op.walk() if o.dialect_name() == "kernel"]
+        for tile in (o for o in kernel_ops if isinstance(o, kernel.TileOp)):
+            lanes = tile.tile.type.lanes.data
+            if lanes % self.isa.vector_lanes:
+                raise PassFailedException(
+                    f"{self.name}: a tile of {lanes} lanes is not a multiple of the {self.isa.vector_lanes}-lane vectors; "
+                    f"choose small-layout{{c_ob=...}} as a multiple of {self.isa.vector_lanes}"
+                )
         tiles: dict[SSAValue, Tile] = {}
         for kernel_op in kernel_ops:
             lower_op(self.isa(LoopBuilder(InsertPoint.before(kernel_op))), kernel_op, tiles)

@@ -16,8 +16,6 @@ from xdsl.ir import SSAValue
 from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, TargetSpec, Tile
 from small_ir.loops import Index
 
-
-
 TARGET = TargetSpec("scalar", c_ob=8, w_ob=4)
 
 
@@ -60,17 +58,14 @@ class ScalarKernel(Microkernel):
         self.each(tile, lambda p, c: self.put(self.get(tile.storage, [p, c]), target.memref, self.element(target, p, c, pixel_stride)))
 
     def fma(self, tile: Tile, input: Access, weights: Access, pixel_stride: int) -> None:
-        def step(p: Index, c: Index) -> None:
-            x = self.get(input.memref, self.element(input, p, 0, pixel_stride))
-            w = self.get(weights.memref, self.element(weights, p, c, 0, False))
-            product = self.loops.insert(arith.MulfOp(x, w)).result
-            self.update(tile, p, c, lambda acc: self.loops.insert(arith.AddfOp(acc, product)).result)
-
-        self.each(tile, step)
+        self.multiply_accumulate(tile, input, weights, pixel_stride, lane_wise_input=False)
 
     def lane_fma(self, tile: Tile, input: Access, weights: Access, pixel_stride: int) -> None:
+        self.multiply_accumulate(tile, input, weights, pixel_stride, lane_wise_input=True)
+
+    def multiply_accumulate(self, tile: Tile, input: Access, weights: Access, pixel_stride: int, lane_wise_input: bool) -> None:
         def step(p: Index, c: Index) -> None:
-            x = self.get(input.memref, self.element(input, p, c, pixel_stride))
+            x = self.get(input.memref, self.element(input, p, c if lane_wise_input else 0, pixel_stride))
             w = self.get(weights.memref, self.element(weights, p, c, 0, False))
             product = self.loops.insert(arith.MulfOp(x, w)).result
             self.update(tile, p, c, lambda acc: self.loops.insert(arith.AddfOp(acc, product)).result)

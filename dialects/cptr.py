@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from xdsl.dialects.builtin import IndexType, MemRefType
 from xdsl.dialects.emitc import EmitC_PointerType
 from xdsl.ir import Dialect, SSAValue
-from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, result_def, var_operand_def
+from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, result_def, traits_def, var_operand_def
 from xdsl.traits import Pure
-from xdsl.irdl import traits_def
 from xdsl.utils.exceptions import VerifyException
 
 

@@ -64,14 +64,34 @@ def window_output_size(size: int, kernel: int, stride: int, pad_begin: int, pad_
     return (size + pad_begin + pad_end - extent) // stride + 1
 
 
+def every_window_reads_input(size: int, kernel: int, stride: int, pad_begin: int, dilation: int, out: int) -> bool:
+    """Whether every output position along an axis has at least one tap inside the input."""
+    return all(
+        any(0 <= o * stride - pad_begin + k * dilation < size for k in range(kernel)) for o in range(out)
+    )
+
+
 def i64_array(values: Sequence[int]) -> DenseArrayBase:
     return DenseArrayBase.from_list(i64, list(values))
 
 
 class NNOp(IRDLOperation):
-    """Base of all nn ops: shared checks for activation operands."""
+    """Base of all nn ops: f32 memrefs of static shape, then each op's `verify_shapes`."""
 
     irdl_options = (ParsePropInAttrDict(),)
+
+    def verify_(self) -> None:
+        for index, operand in enumerate(self.operands):
+            memref_type = operand.type
+            assert isinstance(memref_type, MemRefType)
+            if memref_type.get_element_type() != f32:
+                self.fail(f"operand {index} has element type {memref_type.get_element_type()}; small-ir compiles f32 networks")
+            if any(dim < 0 for dim in memref_type.get_shape()):
+                self.fail(f"operand {index} has a dynamic shape; small-ir needs static shapes")
+        self.verify_shapes()
+
+    def verify_shapes(self) -> None:
+        raise NotImplementedError
 
     def fail(self, message: str) -> None:
         raise VerifyException(f"{self.name}: {message}")
@@ -96,8 +116,8 @@ class NNOp(IRDLOperation):
 class WindowOp(NNOp):
     """A layer that slides a window over H and W (conv, pooling)."""
 
-    strides = prop_def(DenseArrayBase)
-    pads = prop_def(DenseArrayBase)
+    strides = prop_def(DenseArrayBase.constr(i64))
+    pads = prop_def(DenseArrayBase.constr(i64))
 
     @property
     def stride_pair(self) -> Pair:
@@ -140,7 +160,7 @@ class Conv2dOp(WindowOp):
     weight = operand_def(MemRefType)
     bias = opt_operand_def(MemRefType)
     output = operand_def(MemRefType)
-    dilations = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase.constr(i64))
     group = prop_def(IntegerAttr[i64])
     assembly_format = (
         "$input `,` $weight (`,` $bias^)? `into` $output attr-dict "
@@ -168,7 +188,7 @@ class Conv2dOp(WindowOp):
             },
         )
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         self.check_pair("dilations", self.dilations, 1)
         channels, _, _ = self.check_nchw("input", self.input)
         weight = shape_of(self.weight)
@@ -189,7 +209,7 @@ class Conv2dOp(WindowOp):
 class PoolOp(WindowOp):
     input = operand_def(MemRefType)
     output = operand_def(MemRefType)
-    kernel_shape = prop_def(DenseArrayBase)
+    kernel_shape = prop_def(DenseArrayBase.constr(i64))
     assembly_format = "$input `into` $output attr-dict `:` type($input) `into` type($output)"
 
     @property
@@ -218,7 +238,7 @@ class MaxPool2dOp(PoolOp):
     """
 
     name = "nn.max_pool2d"
-    dilations = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase.constr(i64))
 
     def __init__(
         self,
@@ -239,9 +259,18 @@ class MaxPool2dOp(PoolOp):
             },
         )
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         self.check_pair("dilations", self.dilations, 1)
-        self.verify_pool(tuple(self.dilations.get_values()))  # type: ignore[arg-type]
+        dilations = tuple(self.dilations.get_values())
+        self.verify_pool(dilations)  # type: ignore[arg-type]
+        _, _, height, width = shape_of(self.input)
+        _, _, out_h, out_w = shape_of(self.output)
+        (kh, kw), (sh, sw), pads = self.kernel_pair, self.stride_pair, self.pad_quad
+        if not (
+            every_window_reads_input(height, kh, sh, pads[0], dilations[0], out_h)
+            and every_window_reads_input(width, kw, sw, pads[1], dilations[1], out_w)
+        ):
+            self.fail("a window lies entirely in the padding (its maximum is undefined in ONNX)")
 
 
 @irdl_op_definition
@@ -276,7 +305,7 @@ class AvgPool2dOp(PoolOp):
             },
         )
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         self.verify_pool((1, 1))
 
 
@@ -290,7 +319,7 @@ class UnaryOp(NNOp):
     def __init__(self, input: SSAValue, output: SSAValue, **properties):
         super().__init__(operands=[input, output], properties=properties)
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         self.check_shape("output", self.output, shape_of(self.input))
 
 
@@ -320,8 +349,8 @@ class ClipOp(UnaryOp):
     def __init__(self, input: SSAValue, output: SSAValue, min: float, max: float):
         super().__init__(input, output, min=FloatAttr(min, f32), max=FloatAttr(max, f32))
 
-    def verify_(self) -> None:
-        super().verify_()
+    def verify_shapes(self) -> None:
+        super().verify_shapes()
         if self.min.value.data > self.max.value.data:
             self.fail(f"min {self.min.value.data} is greater than max {self.max.value.data}")
 
@@ -355,8 +384,8 @@ class SoftmaxOp(UnaryOp):
     def __init__(self, input: SSAValue, output: SSAValue, axis: int = 1):
         super().__init__(input, output, axis=IntegerAttr(axis, i64))
 
-    def verify_(self) -> None:
-        super().verify_()
+    def verify_shapes(self) -> None:
+        super().verify_shapes()
         rank = len(shape_of(self.input))
         if self.axis.value.data not in (1, 1 - rank):
             self.fail(f"only the channel axis (1) is supported, got axis {self.axis.value.data}")
@@ -372,7 +401,7 @@ class GlobalAvgPoolOp(UnaryOp):
 
     name = "nn.global_avg_pool"
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         channels, _, _ = self.check_nchw("input", self.input)
         self.check_shape("output", self.output, (1, channels, 1, 1))
 
@@ -387,7 +416,7 @@ class ReshapeOp(UnaryOp):
 
     name = "nn.reshape"
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         before, after = shape_of(self.input), shape_of(self.output)
         if prod(before) != prod(after):
             self.fail(f"cannot reshape {fmt(before)} ({prod(before)} elements) to {fmt(after)} ({prod(after)} elements)")
@@ -416,7 +445,7 @@ class DenseOp(NNOp):
     def __init__(self, input: SSAValue, weight: SSAValue, bias: SSAValue | None, output: SSAValue):
         super().__init__(operands=[input, weight, [bias] if bias else [], output])
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         input, weight = shape_of(self.input), shape_of(self.weight)
         if len(input) != 2 or input[0] != 1:
             self.fail(f"input must be 1xK, got {fmt(input)}")
@@ -438,7 +467,7 @@ class BinaryOp(NNOp):
     def __init__(self, lhs: SSAValue, rhs: SSAValue, output: SSAValue):
         super().__init__(operands=[lhs, rhs, output])
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         self.check_shape("rhs", self.rhs, shape_of(self.lhs))
         self.check_shape("output", self.output, shape_of(self.lhs))
 
@@ -483,7 +512,7 @@ class ConcatOp(NNOp):
     def __init__(self, inputs: Sequence[SSAValue], output: SSAValue, axis: int = 1):
         super().__init__(operands=[inputs, output], properties={"axis": IntegerAttr(axis, i64)})
 
-    def verify_(self) -> None:
+    def verify_shapes(self) -> None:
         if self.axis.value.data != 1:
             self.fail(f"only concatenation on channels (axis 1) is supported, got axis {self.axis.value.data}")
         if not self.inputs:

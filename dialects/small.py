@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import prod
 
 from xdsl.dialects.builtin import (
     DenseArrayBase,
@@ -115,6 +114,10 @@ def activation_of(value: SSAValue, channels: int, block: int) -> Activation:
     return plain
 
 
+def _optional(value: SSAValue | None) -> list[SSAValue]:
+    return [value] if value is not None else []
+
+
 def _pair(values: DenseArrayBase) -> tuple[int, ...]:
     return tuple(values.get_values())  # type: ignore[return-value]
 
@@ -135,15 +138,15 @@ class LayerOp(IRDLOperation):
     g = prop_def(IntegerAttr[i64])
     k = prop_def(IntegerAttr[i64])
     f_c = prop_def(IntegerAttr[i64])
-    in_hw = prop_def(DenseArrayBase)
-    filter = prop_def(DenseArrayBase)
-    strides = prop_def(DenseArrayBase)
-    dilations = prop_def(DenseArrayBase)
-    pads = prop_def(DenseArrayBase)
+    in_hw = prop_def(DenseArrayBase.constr(i64))
+    filter = prop_def(DenseArrayBase.constr(i64))
+    strides = prop_def(DenseArrayBase.constr(i64))
+    dilations = prop_def(DenseArrayBase.constr(i64))
+    pads = prop_def(DenseArrayBase.constr(i64))
     c_ob = prop_def(IntegerAttr[i64])
     w_ob = prop_def(IntegerAttr[i64])
     combine = opt_prop_def(StringAttr)
-    clamp = opt_prop_def(DenseArrayBase)
+    clamp = opt_prop_def(DenseArrayBase.constr(f32))
     leaky = opt_prop_def(FloatAttr)
     count_include_pad = opt_prop_def(UnitAttr)
 
@@ -189,9 +192,8 @@ class LayerOp(IRDLOperation):
             "w_ob": IntegerAttr(w_ob, i64),
         }
         properties |= extra or {}
-        optional = lambda value: [value] if value is not None else []  # noqa: E731
         super().__init__(
-            operands=[input, optional(weights), optional(bias), optional(other), output],
+            operands=[input, _optional(weights), _optional(bias), _optional(other), output],
             properties=properties,
         )
 
@@ -199,10 +201,9 @@ class LayerOp(IRDLOperation):
         """A copy with another `other`, output and properties (e.g. a fused epilogue)."""
         properties = {name: value for name, value in properties.items() if name != "operandSegmentSizes"}
         new = LayerOp.__new__(LayerOp)
-        optional = lambda value: [value] if value is not None else []  # noqa: E731
         IRDLOperation.__init__(
             new,
-            operands=[self.input, optional(self.weights), optional(self.bias), optional(other), output],
+            operands=[self.input, _optional(self.weights), _optional(self.bias), _optional(other), output],
             properties=properties,
         )
         return new
@@ -406,7 +407,7 @@ class ConcatOp(_ActivationOp):
     name = "small.concat"
     inputs = var_operand_def(MemRefType)
     output = operand_def(MemRefType)
-    channels = prop_def(DenseArrayBase)
+    channels = prop_def(DenseArrayBase.constr(i64))
     c_ob = prop_def(IntegerAttr[i64])
     assembly_format = "$inputs `into` $output attr-dict `:` type($inputs) `into` type($output)"
 
@@ -424,10 +425,6 @@ class ConcatOp(_ActivationOp):
         out = self.check(self.output, sum(counts), block, "output")
         if any((p.height, p.width) != (out.height, out.width) for p in parts):
             raise VerifyException("small.concat: inputs and output differ in H x W")
-
-
-def activation_elements(activation: Activation) -> int:
-    return prod(activation.memref_shape())
 
 
 Small = Dialect("small", [LayerOp, ConvertOp, SoftmaxOp, ConcatOp], [])

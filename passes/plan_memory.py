@@ -26,7 +26,7 @@ from xdsl.dialects.builtin import IndexType, IntegerAttr, IntegerType, ModuleOp,
 from xdsl.ir import Block, Operation
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
-
+from xdsl.utils.exceptions import PassFailedException
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ def live_buffers(block: Block) -> list[Buffer]:
     return buffers
 
 
+def round_up(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
 def first_fit(buffers: list[Buffer], alignment: int) -> tuple[dict[Buffer, int], int]:
     offsets: dict[Buffer, int] = {}
     for buffer in sorted(buffers, key=lambda b: (-b.size, b.first)):
@@ -71,10 +75,10 @@ def first_fit(buffers: list[Buffer], alignment: int) -> tuple[dict[Buffer, int],
         for start, end in clashes:
             if offset + buffer.size <= start:
                 break
-            offset = max(offset, -(-end // alignment) * alignment)
+            offset = max(offset, round_up(end, alignment))
         offsets[buffer] = offset
     total = max((offsets[b] + b.size for b in buffers), default=0)
-    return offsets, -(-total // alignment) * alignment
+    return offsets, round_up(total, alignment)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class PlanMemory(ModulePass):
     """Byte alignment of every buffer in the arena."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.alignment < 4 or self.alignment & (self.alignment - 1):
+            raise PassFailedException(f"plan-memory: alignment must be a power of two >= 4, got {self.alignment}")
         for function in list(op.ops):
             if isinstance(function, func.FuncOp) and function.body.blocks:
                 self.plan(op, function)

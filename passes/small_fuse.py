@@ -23,7 +23,6 @@ from xdsl.dialects import memref
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
-from xdsl.rewriter import InsertPoint
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 
 from small_ir.dialects import small
@@ -66,18 +65,13 @@ class FuseEpilogue(RewritePattern):
             return
 
     def fuse(self, producer: small.LayerOp, consumer: small.LayerOp, other: SSAValue | None, rewriter: PatternRewriter):
+        """The fused layer takes the consumer's place, where all its operands are defined."""
         properties = dict(producer.properties)
         properties |= {name: consumer.properties[name] for name in EPILOGUE if name in consumer.properties}
-        if other is None:
-            other = producer.other
         buffer = producer.output
-        fused = producer.rebuild(other=other, output=consumer.output, properties=properties)
-        rewriter.replace(producer, fused)
-        output_alloc = consumer.output.owner
-        if isinstance(output_alloc, memref.AllocOp):  # it was created after the producer
-            output_alloc.detach()
-            rewriter.insert(output_alloc, InsertPoint.before(fused))
-        rewriter.erase(consumer)
+        fused = producer.rebuild(other=other if other is not None else producer.other, output=consumer.output, properties=properties)
+        rewriter.replace(consumer, fused)
+        rewriter.erase(producer)
         rewriter.erase(buffer.owner)
 
 

@@ -24,6 +24,7 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.utils.exceptions import PassFailedException
 
 from small_ir.builder import memref_type
 from small_ir.dialects import small
@@ -74,7 +75,7 @@ class SmallLayout(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.c_ob < 1 or self.w_ob < 1:
-            raise ValueError(f"small-layout: c_ob and w_ob must be >= 1, got c_ob={self.c_ob} w_ob={self.w_ob}")
+            raise PassFailedException(f"small-layout: c_ob and w_ob must be >= 1, got c_ob={self.c_ob} w_ob={self.w_ob}")
         for function in op.ops:
             if isinstance(function, func.FuncOp) and function.body.blocks:
                 self.block_function(op, function.body.block)
@@ -85,7 +86,7 @@ class SmallLayout(ModulePass):
         if not layers:
             return
         if any(isinstance(op, small.LayerOp) and op.block for op in layers):
-            raise ValueError("small-layout: the function is already blocked")
+            raise PassFailedException("small-layout: the function is already blocked")
         blocked: set[SSAValue] = set()
         for alloc in [op for op in block.ops if isinstance(op, memref.AllocOp)]:
             blocked |= self.retype_buffer(alloc)
@@ -137,11 +138,11 @@ class SmallLayout(ModulePass):
         op.c_ob = block_attr
         op.w_ob = IntegerAttr(self.w_ob, i64)
         if op.weights is not None:
-            weight = constant_array(op.weights)
+            weight = constant_array(op.weights, op)
             packed = pack_conv(weight, self.c_ob) if op.kind.data == "conv" else pack_depthwise(weight, self.c_ob)
             op.operands[1] = add_constant(module, op, packed, "w")
         if op.bias is not None:
-            op.operands[2] = add_constant(module, op, pack_bias(constant_array(op.bias), self.c_ob), "b")
+            op.operands[2] = add_constant(module, op, pack_bias(constant_array(op.bias, op), self.c_ob), "b")
 
     def drop_if_noop(self, op: small.ConvertOp) -> None:
         src, dst = op.source(), op.destination()

@@ -27,6 +27,7 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import InsertPoint
+from xdsl.utils.exceptions import PassFailedException
 
 from small_ir.dialects import kernel, small
 from small_ir.dialects.small import ceil_div
@@ -192,7 +193,7 @@ class TileLayer(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: small.LayerOp, rewriter: PatternRewriter):
         if not op.block:
-            raise ValueError(f"small-tile: {op.kind.data} layer is not blocked yet; run small-layout first")
+            raise PassFailedException(f"small-tile: {op.kind.data} layer is not blocked yet; run small-layout first")
         LayerNest(op, LoopBuilder(InsertPoint.before(op))).build()
         rewriter.erase(op)
 

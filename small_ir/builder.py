@@ -174,6 +174,12 @@ class NetworkBuilder:
 
     def build(self, *outputs: Tensor) -> ModuleOp:
         """Finishes the network: each output becomes a trailing function argument."""
+        if not outputs:
+            raise ValueError("build() needs at least one output tensor")
+        if len({output.value for output in outputs}) != len(outputs):
+            raise ValueError("build(): the same tensor is given twice as an output")
+        if any(not isinstance(output.value.owner, memref.AllocOp) for output in outputs):
+            raise ValueError("build(): outputs must be tensors computed by layers, not network inputs")
         for output in outputs:
             argument = self.block.insert_arg(output.value.type, len(self.block.args))
             alloc = output.value.owner

@@ -1,11 +1,13 @@
 """The xDSL context that knows xDSL's dialects and small-ir's own."""
 
+from collections.abc import Callable
+
 from xdsl.context import Context
 from xdsl.dialects import get_all_dialects
 from xdsl.ir import Dialect
 
 
-def get_small_ir_dialects() -> dict[str, "callable[[], Dialect]"]:
+def get_small_ir_dialects() -> dict[str, Callable[[], Dialect]]:
     def nn():
         from small_ir.dialects.nn import NN
 

@@ -18,6 +18,15 @@ from xdsl.ir import Block, Operation, SSAValue
 Index = int | SSAValue
 
 
+def known(index: Index) -> Index:
+    """The value of an index constant as an int; other values unchanged."""
+    if isinstance(index, SSAValue) and isinstance(index.owner, arith.ConstantOp):
+        value = index.owner.value
+        if isinstance(value, IntegerAttr) and isinstance(value.type, IndexType):
+            return value.value.data
+    return index
+
+
 class LoopBuilder:
     """Inserts ops at an insertion point; `for_` nests loops."""
 
@@ -39,11 +48,13 @@ class LoopBuilder:
         return self.insert(arith.ConstantOp(FloatAttr(number, f32))).result
 
     def _binary(self, op_class, fold: Callable[[int, int], int], a: Index, b: Index) -> Index:
+        a, b = known(a), known(b)
         if isinstance(a, int) and isinstance(b, int):
             return fold(a, b)
         return self.insert(op_class(self.value(a), self.value(b))).result
 
     def add(self, a: Index, b: Index) -> Index:
+        a, b = known(a), known(b)
         if b == 0:
             return a
         if a == 0:
@@ -51,11 +62,13 @@ class LoopBuilder:
         return self._binary(arith.AddiOp, lambda x, y: x + y, a, b)
 
     def sub(self, a: Index, b: Index) -> Index:
+        a, b = known(a), known(b)
         if b == 0:
             return a
         return self._binary(arith.SubiOp, lambda x, y: x - y, a, b)
 
     def mul(self, a: Index, b: Index) -> Index:
+        a, b = known(a), known(b)
         if b == 1:
             return a
         if a == 1:

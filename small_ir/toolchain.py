@@ -1,7 +1,7 @@
 """
 Building and running generated C on the host.
 
-    lib = build_shared_library([Path("model.c")], Path("model.so"), HOST_FLAGS["avx2"])
+    lib = build_shared_library([Path("model.c")], Path("model.so"), ["-mavx2", "-mfma"])
     model = load_function(lib, "model", 2)
     model(x, y)  # float32 numpy arrays, C-contiguous
 
@@ -36,11 +36,6 @@ class SanitizerError(ToolchainError):
     """AddressSanitizer or UndefinedBehaviorSanitizer reported a finding."""
 
 
-HOST_FLAGS: dict[str, list[str]] = {
-    "scalar": [],
-    "avx2": ["-mavx2", "-mfma"],
-    "avx512": ["-mavx512f", "-mfma"],
-}
 C_FLAGS = ["-std=c99", "-O2"]
 WARNING_FLAGS = ["-Wall", "-Wextra", "-Werror"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]

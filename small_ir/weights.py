@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 from xdsl.dialects import memref
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, f32
 from xdsl.ir import Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.traits import SymbolTable
+from xdsl.utils.exceptions import PassFailedException
 
 from small_ir.builder import weight_global
 
 
-class NotAConstant(Exception):
-    pass
-
-
-def global_of(value: SSAValue) -> memref.GlobalOp:
+def global_of(value: SSAValue, user: Operation) -> memref.GlobalOp:
+    """The dense f32 `memref.global` behind a weight operand of `user`."""
     get = value.owner
-    if not isinstance(get, memref.GetGlobalOp):
-        raise NotAConstant(f"{value.name_hint or 'value'} is not a memref.get_global of a constant")
-    found = SymbolTable.lookup_symbol(get, get.name_)
-    if not isinstance(found, memref.GlobalOp) or not isinstance(found.initial_value, DenseIntOrFPElementsAttr):
-        raise NotAConstant(f"@{get.name_.string_value()} is not a memref.global with a dense initializer")
+    found = SymbolTable.lookup_symbol(get, get.name_) if isinstance(get, memref.GetGlobalOp) else None
+    initial = found.initial_value if isinstance(found, memref.GlobalOp) else None
+    if not isinstance(initial, DenseIntOrFPElementsAttr) or initial.get_element_type() != f32:
+        raise PassFailedException(
+            f"{user.name}: weights and biases must be constants: memref.get_global of a memref.global "
+            "with a dense f32 initializer"
+        )
     return found
 
 
-def constant_array(value: SSAValue) -> np.ndarray:
-    """The numpy contents of a weight operand (`memref.get_global` of a dense global)."""
-    initial = global_of(value).initial_value
+def constant_array(value: SSAValue, user: Operation) -> np.ndarray:
+    """The numpy contents of a weight operand of `user`."""
+    initial = global_of(value, user).initial_value
     assert isinstance(initial, DenseIntOrFPElementsAttr)
     return np.frombuffer(initial.data.data, dtype="<f4").reshape(initial.get_shape()).copy()
 

@@ -10,9 +10,12 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 from xdsl.utils.arg_spec import parse_spec
 
+from small_ir.backends import targets
 from small_ir.backends.c_emitter import CEmitError, CTarget, emit_c
 from small_ir.context import make_context
-from small_ir.toolchain import HOST_FLAGS, build_shared_library, load_function, run_with_sanitizers
+from small_ir.toolchain import build_shared_library, load_function, run_with_sanitizers
+
+AVX2_FLAGS = list(targets()["avx2"].cflags)
 
 
 def _cpu_flags() -> set[str]:
@@ -382,14 +385,14 @@ def test_avx2_intrinsics_through_call_opaque(tmp_path: Path):
     x = rng.standard_normal((2, 4)).astype(np.float32)
     w = rng.standard_normal((4, 8)).astype(np.float32)
 
-    (y,) = run(tmp_path, module, "microkernel", [x, w], [(2, 8)], HOST_FLAGS["avx2"])
+    (y,) = run(tmp_path, module, "microkernel", [x, w], [(2, 8)], AVX2_FLAGS)
 
     np.testing.assert_allclose(y, x @ w, rtol=1e-5, atol=1e-6)
     source = emit_c(module)
     assert "#include <immintrin.h>" in source
     assert "__m256 tile_0;" in source and "tile[" not in source
     assert "_mm256_storeu_ps(&y[8], f1);" in source
-    (y_sanitized,) = run_with_sanitizers(source, "microkernel", [x, w], [16], HOST_FLAGS["avx2"])
+    (y_sanitized,) = run_with_sanitizers(source, "microkernel", [x, w], [16], AVX2_FLAGS)
     np.testing.assert_array_equal(y_sanitized.reshape(2, 8), y)
 
 

@@ -1,0 +1,190 @@
+// RUN: small-opt %s -p small-lower-nontiled | filecheck %s
+
+// small-lower-nontiled turns small.convert, small.softmax and small.concat into
+// plain loops of memref.load / memref.store over the logical channels: the
+// padding lanes of a blocked buffer are never read or written.
+
+// CHECK-NOT: small.convert
+// CHECK-NOT: small.softmax
+// CHECK-NOT: small.concat
+
+// Plain -> blocked, 6 channels in blocks of 4: block 0 has 4 lanes, block 1 has 2.
+func.func @to_blocked(%x: memref<1x6x2x2xf32>, %y: memref<2x2x2x4xf32>) {
+  small.convert %x into %y {src_channels = 6 : i64, src_block = 0 : i64, dst_channels = 6 : i64, dst_block = 4 : i64} : memref<1x6x2x2xf32> into memref<2x2x2x4xf32>
+  func.return
+}
+
+// CHECK-LABEL: func.func @to_blocked(
+// CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x6x2x2xf32>, %[[Y:[a-z0-9_]+]]: memref<2x2x2x4xf32>)
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK:           scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:             scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:          %{{.*}} = arith.constant 0 : index
+// CHECK-NEXT:          %[[B0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-NEXT:          %[[V:[a-z0-9_]+]] = memref.load %[[X]][%{{.*}}, %[[L]], %[[H]], %[[W]]] : memref<1x6x2x2xf32>
+// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[B0]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
+// CHECK-NEXT:        }
+// CHECK-NEXT:      }
+// CHECK-NEXT:    }
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK-NEXT:      %[[OFF:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[OFF]], %[[L]] : index
+// CHECK:           scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:             scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:          %{{.*}} = arith.constant 0 : index
+// CHECK-NEXT:          %[[B1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-NEXT:          %[[V:[a-z0-9_]+]] = memref.load %[[X]][%{{.*}}, %[[C]], %[[H]], %[[W]]] : memref<1x6x2x2xf32>
+// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[B1]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
+// CHECK:         func.return
+
+// Blocked -> plain 1xN (the model's output): the same walk, the other way.
+func.func @to_plain(%x: memref<2x1x1x4xf32>, %y: memref<1x6xf32>) {
+  small.convert %x into %y {src_channels = 6 : i64, src_block = 4 : i64, dst_channels = 6 : i64, dst_block = 0 : i64} : memref<2x1x1x4xf32> into memref<1x6xf32>
+  func.return
+}
+
+// CHECK-LABEL: func.func @to_plain(
+// CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<2x1x1x4xf32>, %[[Y:[a-z0-9_]+]]: memref<1x6xf32>)
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK:           %[[B0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[B0]], %{{.*}}, %{{.*}}, %[[L]]] : memref<2x1x1x4xf32>
+// CHECK-NEXT:      memref.store %[[V]], %[[Y]][%{{.*}}, %[[L]]] : memref<1x6xf32>
+// CHECK-NEXT:    }
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK-NEXT:      %[[OFF:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[OFF]], %[[L]] : index
+// CHECK-NEXT:      %[[B1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[B1]], %{{.*}}, %{{.*}}, %[[L]]] : memref<2x1x1x4xf32>
+// CHECK-NEXT:      memref.store %[[V]], %[[Y]][%{{.*}}, %[[C]]] : memref<1x6xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return
+
+// A reshape in the blocked layout, 4x2x2 -> 16x1x1: each destination channel
+// reads the source element at the same position in C order.
+func.func @reshape(%x: memref<1x2x2x4xf32>, %y: memref<4x1x1x4xf32>) {
+  small.convert %x into %y {src_channels = 4 : i64, src_block = 4 : i64, dst_channels = 16 : i64, dst_block = 4 : i64} : memref<1x2x2x4xf32> into memref<4x1x1x4xf32>
+  func.return
+}
+
+// CHECK-LABEL: func.func @reshape(
+// CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x2x2x4xf32>, %[[Y:[a-z0-9_]+]]: memref<4x1x1x4xf32>)
+// CHECK:         scf.for %[[CB:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:           scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:        %[[FOUR:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK-NEXT:        %[[M:[a-z0-9_]+]] = arith.muli %[[CB]], %[[FOUR]] : index
+// CHECK-NEXT:        %[[FLAT:[a-z0-9_]+]] = arith.addi %[[M]], %[[L]] : index
+// Source channel, then row and column, of the flat index.
+// CHECK-NEXT:        %[[HW_SIZE:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK-NEXT:        %[[SC:[a-z0-9_]+]] = arith.divui %[[FLAT]], %[[HW_SIZE]] : index
+// CHECK-NEXT:        %{{.*}} = arith.constant 4 : index
+// CHECK-NEXT:        %[[HW:[a-z0-9_]+]] = arith.remui %[[FLAT]], %{{.*}} : index
+// CHECK-NEXT:        %[[WIDTH:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK-NEXT:        %[[SH:[a-z0-9_]+]] = arith.divui %[[HW]], %[[WIDTH]] : index
+// CHECK-NEXT:        %{{.*}} = arith.constant 2 : index
+// CHECK-NEXT:        %[[SW:[a-z0-9_]+]] = arith.remui %[[HW]], %{{.*}} : index
+// And the block and lane of the source channel.
+// CHECK-NEXT:        %{{.*}} = arith.constant 4 : index
+// CHECK-NEXT:        %[[SB:[a-z0-9_]+]] = arith.divui %[[SC]], %{{.*}} : index
+// CHECK-NEXT:        %{{.*}} = arith.constant 4 : index
+// CHECK-NEXT:        %[[SL:[a-z0-9_]+]] = arith.remui %[[SC]], %{{.*}} : index
+// CHECK:             %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[SB]], %[[SH]], %[[SW]], %[[SL]]] : memref<1x2x2x4xf32>
+// CHECK-NEXT:        memref.store %[[V]], %[[Y]][%[[CB]], %{{.*}}, %{{.*}}, %[[L]]] : memref<4x1x1x4xf32>
+// CHECK-NEXT:      }
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return
+
+// Softmax over 5 real channels of an 8-lane block, for the one pixel.
+func.func @softmax(%x: memref<1x1x1x8xf32>, %y: memref<1x1x1x8xf32>) {
+  small.softmax %x into %y {channels = 5 : i64, c_ob = 8 : i64} : memref<1x1x1x8xf32> into memref<1x1x1x8xf32>
+  func.return
+}
+
+// CHECK-LABEL: func.func @softmax(
+// CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x1x1x8xf32>, %[[Y:[a-z0-9_]+]]: memref<1x1x1x8xf32>)
+// The maximum: a reduction over the 5 channels, from -inf.
+// CHECK-DAG:     %[[NEG_INF:[a-z0-9_]+]] = arith.constant 0xff800000 : f32
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 5 : index
+// CHECK:         %[[MAX:[a-z0-9_]+]] = scf.for %[[C:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} iter_args(%[[M:[a-z0-9_]+]] = %[[NEG_INF]]) -> (f32) {
+// CHECK:           %[[CB:[a-z0-9_]+]] = arith.divui %[[C]], %{{.*}} : index
+// CHECK:           %[[CL:[a-z0-9_]+]] = arith.remui %[[C]], %{{.*}} : index
+// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[CB]], %{{.*}}, %{{.*}}, %[[CL]]] : memref<1x1x1x8xf32>
+// CHECK-NEXT:      %[[M2:[a-z0-9_]+]] = arith.maximumf %[[M]], %[[V]] : f32
+// CHECK-NEXT:      scf.yield %[[M2]] : f32
+// CHECK-NEXT:    }
+// exp(x - max), stored, and summed from 0.
+// CHECK-DAG:     %[[ZERO:[a-z0-9_]+]] = arith.constant 0.000000e+00 : f32
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 5 : index
+// CHECK:         %[[SUM:[a-z0-9_]+]] = scf.for %{{.*}} = %{{.*}} to %[[N]] step %{{.*}} iter_args(%[[ACC:[a-z0-9_]+]] = %[[ZERO]]) -> (f32) {
+// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[X]]
+// CHECK-NEXT:      %[[D:[a-z0-9_]+]] = arith.subf %[[V]], %[[MAX]] : f32
+// CHECK-NEXT:      %[[E:[a-z0-9_]+]] = math.exp %[[D]] : f32
+// CHECK:           memref.store %[[E]], %[[Y]]
+// CHECK-NEXT:      %[[ACC2:[a-z0-9_]+]] = arith.addf %[[ACC]], %[[E]] : f32
+// CHECK-NEXT:      scf.yield %[[ACC2]] : f32
+// CHECK-NEXT:    }
+// Then one division, and a loop scaling each exp by 1 / sum.
+// CHECK-NEXT:    %[[ONE:[a-z0-9_]+]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    %[[INV:[a-z0-9_]+]] = arith.divf %[[ONE]], %[[SUM]] : f32
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 5 : index
+// CHECK:         scf.for %{{.*}} = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[Y]]
+// CHECK-NEXT:      %[[S:[a-z0-9_]+]] = arith.mulf %[[V]], %[[INV]] : f32
+// CHECK:           memref.store %[[S]], %[[Y]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return
+
+// Concat of 4 + 3 channels: the first input fills block 0; the second starts
+// on a block boundary, so it is copied lane for lane into block 1.
+func.func @concat(%a: memref<1x2x2x4xf32>, %b: memref<1x2x2x4xf32>, %y: memref<2x2x2x4xf32>) {
+  small.concat %a, %b into %y {channels = array<i64: 4, 3>, c_ob = 4 : i64} : memref<1x2x2x4xf32>, memref<1x2x2x4xf32> into memref<2x2x2x4xf32>
+  func.return
+}
+
+// CHECK-LABEL: func.func @concat(
+// CHECK-SAME:      %[[A:[a-z0-9_]+]]: memref<1x2x2x4xf32>, %[[B:[a-z0-9_]+]]: memref<1x2x2x4xf32>, %[[Y:[a-z0-9_]+]]: memref<2x2x2x4xf32>)
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK:           scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:             scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:          %{{.*}} = arith.constant 0 : index
+// CHECK-NEXT:          %[[B0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-NEXT:          %[[V:[a-z0-9_]+]] = memref.load %[[A]][%{{.*}}, %[[H]], %[[W]], %[[L]]] : memref<1x2x2x4xf32>
+// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[B0]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 3 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK:           scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:             scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:               %{{.*}} = arith.constant 0 : index
+// CHECK-NEXT:          %[[B1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-NEXT:          %[[V:[a-z0-9_]+]] = memref.load %[[B]][%{{.*}}, %[[H]], %[[W]], %[[L]]] : memref<1x2x2x4xf32>
+// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[B1]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
+// CHECK:         func.return
+
+// Concat of 3 + 2 channels: the second input starts at channel 3, inside
+// block 0, so its block and lane come from the channel index.
+func.func @concat_unaligned(%a: memref<1x1x1x4xf32>, %b: memref<1x1x1x4xf32>, %y: memref<2x1x1x4xf32>) {
+  small.concat %a, %b into %y {channels = array<i64: 3, 2>, c_ob = 4 : i64} : memref<1x1x1x4xf32>, memref<1x1x1x4xf32> into memref<2x1x1x4xf32>
+  func.return
+}
+
+// CHECK-LABEL: func.func @concat_unaligned(
+// CHECK-SAME:      %[[A:[a-z0-9_]+]]: memref<1x1x1x4xf32>, %[[B:[a-z0-9_]+]]: memref<1x1x1x4xf32>, %[[Y:[a-z0-9_]+]]: memref<2x1x1x4xf32>)
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 3 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[A]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x1x1x4xf32>
+// CHECK-NEXT:      memref.store %[[V]], %[[Y]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<2x1x1x4xf32>
+// CHECK-NEXT:    }
+// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK-NEXT:      %[[OFF:[a-z0-9_]+]] = arith.constant 3 : index
+// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[L]], %[[OFF]] : index
+// CHECK:           %[[CB:[a-z0-9_]+]] = arith.divui %[[C]], %{{.*}} : index
+// CHECK:           %[[CL:[a-z0-9_]+]] = arith.remui %[[C]], %{{.*}} : index
+// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[B]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x1x1x4xf32>
+// CHECK-NEXT:      memref.store %[[V]], %[[Y]][%[[CB]], %{{.*}}, %{{.*}}, %[[CL]]] : memref<2x1x1x4xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return
