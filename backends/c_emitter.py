@@ -328,7 +328,18 @@ _C_RESERVED = frozenset(
     inline int long register restrict return short signed sizeof static struct switch typedef
     union unsigned void volatile while _Bool _Complex _Imaginary asm typeof main
     size_t ptrdiff_t int8_t int16_t int32_t int64_t uint8_t uint16_t uint32_t uint64_t
-    NULL INFINITY NAN expf sqrtf isnan signbit""".split()
+    NULL INFINITY NAN HUGE_VAL HUGE_VALF HUGE_VALL math_errhandling""".split()
+) | frozenset(
+    # <math.h> functions and classification macros, in all their float/long double forms (C99, POSIX).
+    f"{name}{suffix}"
+    for name in """acos asin atan atan2 cos sin tan acosh asinh atanh cosh sinh tanh exp exp2 expm1 frexp
+    ilogb ldexp log log10 log1p log2 logb modf scalbn scalbln cbrt fabs hypot pow sqrt erf erfc lgamma
+    tgamma ceil floor nearbyint rint lrint llrint round lround llround trunc fmod remainder remquo copysign
+    nan nextafter nexttoward fdim fmax fmin fma j0 j1 jn y0 y1 yn""".split()
+    for suffix in ("", "f", "l")
+) | frozenset(
+    """fpclassify isfinite isinf isnan isnormal signbit isgreater isgreaterequal isless islessequal
+    islessgreater isunordered float_t double_t""".split()
 )
 
 _INFIX_OPERATORS: dict[type[Operation], str] = {
@@ -565,8 +576,8 @@ class CPrinter(BasePrinter):
         return _integer_initializer(values)
 
     def _symbol(self, op: Operation, name: str) -> str:
-        if not _IDENTIFIER.fullmatch(name) or name in _C_RESERVED:
-            raise _cannot_print(op, f"@{name} is not a C identifier; rename the symbol")
+        if not _IDENTIFIER.fullmatch(name) or name in _C_RESERVED or name.startswith("_"):
+            raise _cannot_print(op, f"@{name} is not a C identifier or clashes with the C library; rename the symbol")
         return name
 
     # Functions

@@ -14,13 +14,13 @@ memrefs) and the register tile width W_ob. Kinds:
 
 The epilogue runs on the register tile before it is stored: `other` is
 combined into it (`combine` = add | mul: residual adds, element-wise ops),
-then `clamp = array<f32: lo, hi>` or `leaky = alpha`.
+then `clamp_min` / `clamp_max` (either may be absent: relu has no max) or `leaky = alpha`.
 
     small.layer "conv" %x : memref<1x9x9x16xf32> weights %w : memref<1x1x3x3x16x16xf32>
         bias %b : memref<1x16xf32> into %y : memref<1x4x4x16xf32> {g = 1 : i64, k = 8 : i64,
         f_c = 3 : i64, in_hw = array<i64: 9, 9>, filter = array<i64: 3, 3>, strides = array<i64: 2, 2>,
         dilations = array<i64: 1, 1>, pads = array<i64: 1, 1, 0, 0>, c_ob = 16 : i64, w_ob = 6 : i64,
-        clamp = array<f32: 0.0, 6.0>}
+        clamp_min = 0.0 : f32, clamp_max = 6.0 : f32}
 
 Layers that are not a register-tile loop nest have their own ops:
 `small.convert` (layout changes at the model boundary, reshapes),
@@ -43,7 +43,6 @@ from xdsl.dialects.builtin import (
     MemRefType,
     StringAttr,
     UnitAttr,
-    f32,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, SSAValue
@@ -146,7 +145,8 @@ class LayerOp(IRDLOperation):
     c_ob = prop_def(IntegerAttr[i64])
     w_ob = prop_def(IntegerAttr[i64])
     combine = opt_prop_def(StringAttr)
-    clamp = opt_prop_def(DenseArrayBase.constr(f32))
+    clamp_min = opt_prop_def(FloatAttr)
+    clamp_max = opt_prop_def(FloatAttr)
     leaky = opt_prop_def(FloatAttr)
     count_include_pad = opt_prop_def(UnitAttr)
 
@@ -218,6 +218,15 @@ class LayerOp(IRDLOperation):
         return self.g.value.data * self.k.value.data
 
     @property
+    def clamp_bounds(self) -> tuple[float, float] | None:
+        """(low, high) of the clamp epilogue, +-inf where a bound is absent; None without clamp."""
+        if self.clamp_min is None and self.clamp_max is None:
+            return None
+        low = self.clamp_min.value.data if self.clamp_min is not None else float("-inf")
+        high = self.clamp_max.value.data if self.clamp_max is not None else float("inf")
+        return low, high
+
+    @property
     def block(self) -> int:
         return self.c_ob.value.data
 
@@ -277,10 +286,10 @@ class LayerOp(IRDLOperation):
         self._verify_window(kind)
         if self.count_include_pad is not None and kind != "avg":
             self.fail("count_include_pad applies to avg only")
-        if self.clamp is not None and self.leaky is not None:
+        if self.clamp_bounds is not None and self.leaky is not None:
             self.fail("one activation at most: clamp or leaky")
-        if self.clamp is not None and (len(self.clamp.get_values()) != 2 or self.clamp.get_values()[0] > self.clamp.get_values()[1]):
-            self.fail(f"clamp must be [low, high] with low <= high, got {list(self.clamp.get_values())}")
+        if self.clamp_bounds is not None and self.clamp_bounds[0] > self.clamp_bounds[1]:
+            self.fail(f"clamp_min {self.clamp_bounds[0]} is greater than clamp_max {self.clamp_bounds[1]}")
         if (self.combine is not None) != (self.other is not None):
             self.fail("`other` and `combine` go together")
         if self.combine is not None and self.combine.data not in COMBINES:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func, memref
-from xdsl.dialects.builtin import DenseArrayBase, FloatAttr, ModuleOp, StringAttr, UnitAttr, f32
+from xdsl.dialects.builtin import FloatAttr, ModuleOp, StringAttr, UnitAttr, f32
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -151,9 +151,9 @@ class LowerBinary(RewritePattern):
 
 def activation_epilogue(op: Operation) -> dict[str, Attribute] | None:
     if isinstance(op, nn.ReluOp):
-        return {"clamp": DenseArrayBase.from_list(f32, [0.0, float("inf")])}
+        return {"clamp_min": FloatAttr(0.0, f32)}
     if isinstance(op, nn.ClipOp):
-        return {"clamp": DenseArrayBase.from_list(f32, [op.min.value.data, op.max.value.data])}
+        return {"clamp_min": FloatAttr(op.min.value.data, f32), "clamp_max": FloatAttr(op.max.value.data, f32)}
     if isinstance(op, nn.LeakyReluOp):
         return {"leaky": FloatAttr(op.alpha.value.data, f32)}
     return None

@@ -5,7 +5,7 @@ produces their input, so they cost no pass over memory.
 A `copy` layer whose input (or, for add / mul, either operand) is the output
 buffer of another `small.layer`, used by nothing else, merges into it:
 
-* relu / clip / leaky (`clamp`, `leaky`) become the producer's activation;
+* relu / clip / leaky (`clamp_min` / `clamp_max`, `leaky`) become the producer's activation;
 * add / mul with another tensor (`other`, `combine`) become the producer's
   residual combine, applied before its activation; so they fuse only into a
   producer that has no combine and no activation yet.
@@ -27,7 +27,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 
 from small_ir.dialects import small
 
-EPILOGUE = ("combine", "clamp", "leaky")
+EPILOGUE = ("combine", "clamp_min", "clamp_max", "leaky")
 
 
 def sole_producer(buffer: SSAValue, consumer: small.LayerOp) -> small.LayerOp | None:
@@ -44,7 +44,7 @@ def sole_producer(buffer: SSAValue, consumer: small.LayerOp) -> small.LayerOp | 
 def can_take(producer: small.LayerOp, consumer: small.LayerOp) -> bool:
     if producer.block != consumer.block:
         return False
-    if producer.clamp is not None or producer.leaky is not None:
+    if producer.clamp_bounds is not None or producer.leaky is not None:
         return False
     return consumer.combine is None or producer.combine is None
 

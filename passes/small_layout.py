@@ -112,7 +112,8 @@ class SmallLayout(ModulePass):
         buffer = memref.AllocOp([], [], blocked_type(argument, self.c_ob))
         if any(getattr(op, "output", None) is argument for op in users):
             convert = small.ConvertOp(buffer.memref, argument, (plain.channels, self.c_ob), (plain.channels, 0))
-            Rewriter.insert_op([buffer], InsertPoint.at_start(block))
+            first_user = min(users, key=lambda op: block.get_operation_index(op))
+            Rewriter.insert_op([buffer], InsertPoint.before(first_user))
             Rewriter.insert_op([convert], InsertPoint.before(block.last_op))
         else:
             convert = small.ConvertOp(argument, buffer.memref, (plain.channels, 0), (plain.channels, self.c_ob))

@@ -120,20 +120,24 @@ def lower_softmax(loops: LoopBuilder, op: small.SoftmaxOp) -> None:
     pixel_loops(loops, activation, pixel)
 
 
+def copy_channels(loops: LoopBuilder, value: SSAValue, part: Activation, output: SSAValue, whole: Activation, offset: int) -> None:
+    """Copies the `part` tensor into channels [offset, offset + C) of `output`."""
+
+    def copy(channel: Channel, h: Index, w: Index) -> None:
+        target = Channel(loops.add(channel.index, offset))
+        if channel.block is not None and offset % whole.block == 0:  # block-aligned: no division needed
+            target = Channel(target.index, loops.add(channel.block, offset // whole.block), channel.lane)
+        copy_element(loops, value, address(loops, value, part, channel, h, w), output, address(loops, output, whole, target, h, w))
+
+    channel_loop(loops, part.channels, part.block, lambda c: pixel_loops(loops, part, lambda h, w: copy(c, h, w)))
+
+
 def lower_concat(loops: LoopBuilder, op: small.ConcatOp) -> None:
     block = op.c_ob.value.data
     output = activation_of(op.output, sum(op.channels.get_values()), block)
     offset = 0
     for value, channels in zip(op.inputs, op.channels.get_values()):
-        part = activation_of(value, channels, block)
-
-        def copy(channel: Channel, h: Index, w: Index, value=value, part=part, offset=offset) -> None:
-            target = Channel(loops.add(channel.index, offset))
-            if offset % max(block, 1) == 0 and channel.block is not None:
-                target = Channel(target.index, loops.add(channel.block, offset // block), channel.lane)
-            copy_element(loops, value, address(loops, value, part, channel, h, w), op.output, address(loops, op.output, output, target, h, w))
-
-        channel_loop(loops, channels, block, lambda c, copy=copy, part=part: pixel_loops(loops, part, lambda h, w: copy(c, h, w)))
+        copy_channels(loops, value, activation_of(value, channels, block), op.output, output, offset)
         offset += channels
 
 

@@ -111,8 +111,8 @@ class LayerNest:
         if op.other is not None:
             combine = kernel.AddOp if op.combine.data == "add" else kernel.MulOp
             loops.insert(combine(tile, op.other, out_index))
-        if op.clamp is not None:
-            low, high = op.clamp.get_values()
+        if op.clamp_bounds is not None:
+            low, high = op.clamp_bounds
             loops.insert(kernel.ClampOp(tile, low, high))
         if op.leaky is not None:
             loops.insert(kernel.LeakyOp(tile, op.leaky.value.data))

@@ -15,8 +15,8 @@ from math import prod
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects import func, memref
+from xdsl.dialects.builtin import ModuleOp, StringAttr, SymbolRefAttr
 from xdsl.passes import PassPipeline
 
 from small_ir.backends import TargetSpec, targets
@@ -155,6 +155,18 @@ class CompiledModel:
         return arrays
 
 
+def prefix_globals(module: ModuleOp, prefix: str) -> None:
+    """Namespaces the library's globals (weights, arena) with the model name."""
+    renamed = {}
+    for op in module.ops:
+        if isinstance(op, memref.GlobalOp) and not op.sym_name.data.startswith(prefix):
+            renamed[op.sym_name.data] = f"{prefix}{op.sym_name.data}"
+            op.sym_name = StringAttr(renamed[op.sym_name.data])
+    for op in module.walk():
+        if isinstance(op, memref.GetGlobalOp) and op.name_.string_value() in renamed:
+            op.name_ = SymbolRefAttr(renamed[op.name_.string_value()])
+
+
 def make_header(name: str, inputs: list[tuple[int, ...]], outputs: list[tuple[int, ...]], arena_bytes: int, macs: int) -> str:
     guard = f"{name.upper()}_H"
     lines = [
@@ -193,7 +205,9 @@ def compile(module: ModuleOp, target: str = "host", name: str = "model") -> Comp
         raise SmallIRError("the network function must take its inputs first, then its outputs")
 
     macs = count_macs(module)
+    function.sym_name = StringAttr(name)
     run_pipeline(module, pipeline_spec(spec.name))
+    prefix_globals(module, f"{name}_")
     function.sym_name = StringAttr(f"{name}_run")
     arena_bytes = function.attributes["small.arena_bytes"].value.data  # type: ignore[union-attr]
     return CompiledModel(

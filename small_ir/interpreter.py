@@ -394,8 +394,8 @@ def _epilogue(op: small.LayerOp, y: np.ndarray, other: np.ndarray | None) -> np.
     if other is not None:
         assert op.combine is not None
         y = reference.add(y, other) if op.combine.data == "add" else reference.mul(y, other)
-    if op.clamp is not None:
-        low, high = (np.float32(bound) for bound in op.clamp.get_values())
+    if op.clamp_bounds is not None:
+        low, high = (np.float32(bound) for bound in op.clamp_bounds)
         y = np.minimum(np.maximum(y, low), high)
     if op.leaky is not None:
         y = reference.leaky_relu(y, alpha=op.leaky.value.data)

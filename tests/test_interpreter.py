@@ -180,7 +180,7 @@ def test_blocked_conv_with_bias_residual_and_relu6():
               bias %b : memref<2x4xf32> other %r : memref<2x3x2x4xf32> into %y : memref<2x3x2x4xf32>
               {g = 1 : i64, k = 5 : i64, f_c = 3 : i64, in_hw = array<i64: 5, 5>, filter = array<i64: 3, 3>,
                strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, pads = array<i64: 1, 0, 1, 1>,
-               c_ob = 4 : i64, w_ob = 2 : i64, combine = "add", clamp = array<f32: 0.0, 0.5>}
+               c_ob = 4 : i64, w_ob = 2 : i64, combine = "add", clamp_min = 0.0 : f32, clamp_max = 0.5 : f32}
           func.return
         }
         """

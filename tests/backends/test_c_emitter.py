@@ -705,3 +705,14 @@ def test_private_functions_are_static_and_callable(tmp_path: Path):
     source = emit_c(module)
     assert "static void relu_from(const float *restrict, float *restrict, ptrdiff_t);" in source
     assert "static void relu_from(const float *restrict x, float *restrict y, ptrdiff_t start) {" in source
+
+
+@pytest.mark.parametrize("symbol", ["y0", "exp", "fmaf", "_mm_secret"])
+def test_symbols_that_clash_with_the_c_library_are_rejected(symbol: str):
+    module = parse(f"""
+    func.func @{symbol}(%x: memref<4xf32>) {{
+      func.return
+    }}
+    """)
+    with pytest.raises(CEmitError, match=f"@{symbol} is not a C identifier or clashes with the C library"):
+        emit_c(module)

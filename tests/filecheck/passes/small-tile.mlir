@@ -150,7 +150,7 @@ func.func @avg(%x: memref<1x3x3x4xf32>, %y: memref<1x3x3x4xf32>) {
 // An element-wise copy with a residual add and relu6: the tile is loaded, then
 // the epilogue runs in order (combine, clamp) before the store.
 func.func @copy(%x: memref<1x2x4x4xf32>, %r: memref<1x2x4x4xf32>, %y: memref<1x2x4x4xf32>) {
-  small.layer "copy" %x : memref<1x2x4x4xf32> other %r : memref<1x2x4x4xf32> into %y : memref<1x2x4x4xf32> {g = 4 : i64, k = 1 : i64, f_c = 1 : i64, in_hw = array<i64: 2, 4>, filter = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, c_ob = 4 : i64, w_ob = 4 : i64, combine = "add", clamp = array<f32: 0.0, 6.0>}
+  small.layer "copy" %x : memref<1x2x4x4xf32> other %r : memref<1x2x4x4xf32> into %y : memref<1x2x4x4xf32> {g = 4 : i64, k = 1 : i64, f_c = 1 : i64, in_hw = array<i64: 2, 4>, filter = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, c_ob = 4 : i64, w_ob = 4 : i64, combine = "add", clamp_min = 0.0 : f32, clamp_max = 6.0 : f32}
   func.return
 }
 
