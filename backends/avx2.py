@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.dialects import arith, memref
-from xdsl.dialects.builtin import IntegerAttr, StringAttr, i32
+from xdsl.dialects.builtin import IntegerAttr, StringAttr, f32, i32
 from xdsl.dialects.emitc import EmitC_CallOpaqueOp, EmitC_OpaqueType
 from xdsl.ir import SSAValue
 
 from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, TargetSpec, Tile
+from small_ir.backends.scalar import scalar_sigmoid
 from small_ir.dialects.cptr import AddrOp
 
 TARGET = TargetSpec("avx2", c_ob=16, w_ob=6, cflags=("-mavx2", "-mfma"), cpu_feature="avx2")
@@ -85,7 +86,7 @@ class Avx2Kernel(Microkernel):
             self.put(tile, p, j, self.call("_mm256_fmadd_ps", x, w[j], self.get(tile, p, j)))
 
     def lanewise(self, tile: Tile, operation: str, source: Access, pixel_stride: int) -> None:
-        intrinsic = {"max": "_mm256_max_ps", "add": "_mm256_add_ps", "mul": "_mm256_mul_ps"}[operation]
+        intrinsic = {"max": "_mm256_max_ps", "add": "_mm256_add_ps", "sub": "_mm256_sub_ps", "mul": "_mm256_mul_ps"}[operation]
         for p, j in self.each(tile):
             x = self.call("_mm256_loadu_ps", self.address(source, p * pixel_stride, j * LANES))
             self.put(tile, p, j, self.call(intrinsic, self.get(tile, p, j), x))
@@ -115,6 +116,18 @@ class Avx2Kernel(Microkernel):
             positive = self.call("_mm256_cmp_ps", value, zero, predicate)
             scaled = self.call("_mm256_mul_ps", value, slope)
             self.put(tile, p, j, self.call("_mm256_blendv_ps", scaled, value, positive))
+
+    def sigmoid(self, tile: Tile) -> None:
+        """AVX2 has no exp: each vector goes through a small buffer and scalar expf."""
+        lanes = self.loops.insert(memref.AllocaOp.get(f32, shape=[LANES])).memref
+        first = Access(lanes, tuple(self.loops.values([0])))
+        for p, j in self.each(tile):
+            self.call("_mm256_storeu_ps", self.address(first), self.get(tile, p, j), result=False)
+            for lane in range(LANES):
+                index = self.loops.values([lane])
+                value = self.loops.insert(memref.LoadOp.get(lanes, index)).res
+                self.loops.insert(memref.StoreOp.get(scalar_sigmoid(self.loops, value), lanes, index))
+            self.put(tile, p, j, self.call("_mm256_loadu_ps", self.address(first)))
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class Microkernel(ABC):
     def lane_fma(self, tile: Tile, input: Access, weights: Access, pixel_stride: int) -> None: ...
     @abstractmethod
     def lanewise(self, tile: Tile, operation: str, source: Access, pixel_stride: int) -> None:
-        """operation: max | add | mul."""
+        """operation: max | add | sub | mul (tile = tile op source)."""
 
     @abstractmethod
     def scale(self, tile: Tile, factor: SSAValue) -> None: ...
@@ -102,6 +102,8 @@ class Microkernel(ABC):
     def clamp(self, tile: Tile, low: float, high: float) -> None: ...
     @abstractmethod
     def leaky(self, tile: Tile, alpha: float) -> None: ...
+    @abstractmethod
+    def sigmoid(self, tile: Tile) -> None: ...
 
 
 def _access(memref: SSAValue, indices) -> Access:
@@ -112,7 +114,7 @@ def _products(op: kernel.FmaOp | kernel.LaneFmaOp) -> tuple[Access, Access, int]
     return _access(op.input, op.input_indices), _access(op.weights, op.weight_indices), op.pixel_stride.value.data
 
 
-def _window(op: kernel.LoadOp | kernel.StoreOp | kernel.MaxOp | kernel.AddOp | kernel.MulOp) -> tuple[Access, int]:
+def _window(op: kernel.LoadOp | kernel.StoreOp | kernel.MaxOp | kernel.AddOp | kernel.SubOp | kernel.MulOp) -> tuple[Access, int]:
     return _access(op.memref, op.indices), op.pixel_stride.value.data
 
 
@@ -125,10 +127,12 @@ LOWERINGS: dict[type[Operation], Callable[[Microkernel, Tile, Any], None]] = {
     kernel.LaneFmaOp: lambda isa, tile, op: isa.lane_fma(tile, *_products(op)),
     kernel.MaxOp: lambda isa, tile, op: isa.lanewise(tile, "max", *_window(op)),
     kernel.AddOp: lambda isa, tile, op: isa.lanewise(tile, "add", *_window(op)),
+    kernel.SubOp: lambda isa, tile, op: isa.lanewise(tile, "sub", *_window(op)),
     kernel.MulOp: lambda isa, tile, op: isa.lanewise(tile, "mul", *_window(op)),
     kernel.ScaleOp: lambda isa, tile, op: isa.scale(tile, op.factor),
     kernel.ClampOp: lambda isa, tile, op: isa.clamp(tile, op.min.value.data, op.max.value.data),
     kernel.LeakyOp: lambda isa, tile, op: isa.leaky(tile, op.alpha.value.data),
+    kernel.SigmoidOp: lambda isa, tile, op: isa.sigmoid(tile),
 }
 
 

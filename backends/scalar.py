@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xdsl.dialects import arith, memref
+from xdsl.dialects import arith, math, memref
 from xdsl.dialects.builtin import f32
 from xdsl.ir import SSAValue
 
@@ -73,7 +73,7 @@ class ScalarKernel(Microkernel):
         self.each(tile, step)
 
     def lanewise(self, tile: Tile, operation: str, source: Access, pixel_stride: int) -> None:
-        op_class = {"max": arith.MaximumfOp, "add": arith.AddfOp, "mul": arith.MulfOp}[operation]
+        op_class = {"max": arith.MaximumfOp, "add": arith.AddfOp, "sub": arith.SubfOp, "mul": arith.MulfOp}[operation]
 
         def step(p: Index, c: Index) -> None:
             x = self.get(source.memref, self.element(source, p, c, pixel_stride))
@@ -101,6 +101,15 @@ class ScalarKernel(Microkernel):
             return self.loops.insert(arith.SelectOp(positive, acc, scaled)).result
 
         self.each(tile, lambda p, c: self.update(tile, p, c, activate))
+
+    def sigmoid(self, tile: Tile) -> None:
+        self.each(tile, lambda p, c: self.update(tile, p, c, lambda acc: scalar_sigmoid(self.loops, acc)))
+
+
+def scalar_sigmoid(loops, x: SSAValue) -> SSAValue:
+    """1 / (1 + exp(-x)) on one f32 value."""
+    e = loops.insert(math.ExpOp(loops.insert(arith.NegfOp(x)).result)).result
+    return loops.insert(arith.DivfOp(loops.f32(1.0), loops.insert(arith.AddfOp(loops.f32(1.0), e)).result)).result
 
 
 @dataclass(frozen=True)

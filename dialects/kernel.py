@@ -209,6 +209,17 @@ class AddOp(_TileAccessOp):
 
 
 @irdl_op_definition
+class SubOp(_TileAccessOp):
+    """
+    tile[p, c] -= memref[..., w + p * pixel_stride, l + c]
+
+        kernel.sub %t, %x[%cb, %h, %w, %c0] pixel_stride 1 : !kernel.tile<6x16xf32>, memref<2x8x8x16xf32>
+    """
+
+    name = "kernel.sub"
+
+
+@irdl_op_definition
 class MulOp(_TileAccessOp):
     """
     tile[p, c] *= memref[..., w + p * pixel_stride, l + c]
@@ -358,6 +369,22 @@ class LeakyOp(IRDLOperation):
         super().__init__(operands=[tile], properties={"alpha": FloatAttr(alpha, f32)})
 
 
+@irdl_op_definition
+class SigmoidOp(IRDLOperation):
+    """
+    tile = 1 / (1 + exp(-tile)).
+
+        kernel.sigmoid %t : !kernel.tile<6x16xf32>
+    """
+
+    name = "kernel.sigmoid"
+    tile = operand_def(TileType)
+    assembly_format = "$tile attr-dict `:` type($tile)"
+
+    def __init__(self, tile: SSAValue):
+        super().__init__(operands=[tile])
+
+
 Kernel = Dialect(
     "kernel",
     [
@@ -369,10 +396,12 @@ Kernel = Dialect(
         LaneFmaOp,
         MaxOp,
         AddOp,
+        SubOp,
         MulOp,
         ScaleOp,
         ClampOp,
         LeakyOp,
+        SigmoidOp,
         StoreOp,
     ],
     [TileType],

@@ -335,6 +335,17 @@ class ReluOp(UnaryOp):
 
 
 @irdl_op_definition
+class SigmoidOp(UnaryOp):
+    """
+    y = 1 / (1 + exp(-x))
+
+        nn.sigmoid %x into %y : memref<1x8x4x4xf32> into memref<1x8x4x4xf32>
+    """
+
+    name = "nn.sigmoid"
+
+
+@irdl_op_definition
 class ClipOp(UnaryOp):
     """
     y = min(max(x, min), max); relu6 is clip(0, 6).
@@ -484,6 +495,17 @@ class AddOp(BinaryOp):
 
 
 @irdl_op_definition
+class SubOp(BinaryOp):
+    """
+    Element-wise difference lhs - rhs of two tensors of the same shape.
+
+        nn.sub %a, %b into %y : memref<1x8x4x4xf32>, memref<1x8x4x4xf32> into memref<1x8x4x4xf32>
+    """
+
+    name = "nn.sub"
+
+
+@irdl_op_definition
 class MulOp(BinaryOp):
     """
     Element-wise product of two tensors of the same shape.
@@ -535,8 +557,10 @@ NN = Dialect(
         GlobalAvgPoolOp,
         DenseOp,
         AddOp,
+        SubOp,
         MulOp,
         ReluOp,
+        SigmoidOp,
         ClipOp,
         LeakyReluOp,
         SoftmaxOp,

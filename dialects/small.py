@@ -13,8 +13,10 @@ memrefs) and the register tile width W_ob. Kinds:
 * `copy`   - a 1x1 identity window: element-wise layers live in its epilogue.
 
 The epilogue runs on the register tile before it is stored: `other` is
-combined into it (`combine` = add | mul: residual adds, element-wise ops),
-then `clamp_min` / `clamp_max` (either may be absent: relu has no max) or `leaky = alpha`.
+combined into it (`combine` = add | sub | mul: tile op other; residual adds,
+element-wise ops),
+then `clamp_min` / `clamp_max` (either may be absent: relu has no max),
+`leaky = alpha` or `sigmoid`.
 
     small.layer "conv" %x : memref<1x9x9x16xf32> weights %w : memref<1x1x3x3x16x16xf32>
         bias %b : memref<1x16xf32> into %y : memref<1x4x4x16xf32> {g = 1 : i64, k = 8 : i64,
@@ -62,7 +64,7 @@ from xdsl.utils.exceptions import VerifyException
 from small_ir.dialects.nn import fmt, i64_array, shape_of, window_output_size
 
 KINDS = ("conv", "dwconv", "max", "avg", "copy")
-COMBINES = ("add", "mul")
+COMBINES = ("add", "sub", "mul")
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -148,6 +150,7 @@ class LayerOp(IRDLOperation):
     clamp_min = opt_prop_def(FloatAttr)
     clamp_max = opt_prop_def(FloatAttr)
     leaky = opt_prop_def(FloatAttr)
+    sigmoid = opt_prop_def(UnitAttr)
     count_include_pad = opt_prop_def(UnitAttr)
 
     irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
@@ -286,8 +289,8 @@ class LayerOp(IRDLOperation):
         self._verify_window(kind)
         if self.count_include_pad is not None and kind != "avg":
             self.fail("count_include_pad applies to avg only")
-        if self.clamp_bounds is not None and self.leaky is not None:
-            self.fail("one activation at most: clamp or leaky")
+        if (self.clamp_bounds is not None) + (self.leaky is not None) + (self.sigmoid is not None) > 1:
+            self.fail("one activation at most: clamp, leaky or sigmoid")
         if self.clamp_bounds is not None and self.clamp_bounds[0] > self.clamp_bounds[1]:
             self.fail(f"clamp_min {self.clamp_bounds[0]} is greater than clamp_max {self.clamp_bounds[1]}")
         if (self.combine is not None) != (self.other is not None):

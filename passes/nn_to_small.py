@@ -7,8 +7,8 @@ the small ops that are not register-tile layers.
 * dense: a `conv` with a 1x1 filter on a 1x1 image, or, when its input is a
   flattened C x H x W tensor, an H x W filter on that tensor (no reshape);
 * pooling: `max` / `avg`, lane-wise; global average pooling is `avg` over H x W;
-* add, mul: a `copy` layer combining `other`; relu, clip, leaky relu: a `copy`
-  layer with that epilogue;
+* add, sub, mul: a `copy` layer combining `other`; relu, clip, leaky relu,
+  sigmoid: a `copy` layer with that epilogue;
 * softmax, reshape, concat: `small.softmax`, `small.convert`, `small.concat`.
 
 The input must be in destination-passing SSA style: each buffer written by
@@ -144,8 +144,8 @@ class LowerGlobalAvgPool(RewritePattern):
 
 class LowerBinary(RewritePattern):
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: nn.AddOp | nn.MulOp, rewriter: PatternRewriter):
-        combine = StringAttr("add" if isinstance(op, nn.AddOp) else "mul")
+    def match_and_rewrite(self, op: nn.AddOp | nn.SubOp | nn.MulOp, rewriter: PatternRewriter):
+        combine = StringAttr(op.name.removeprefix("nn."))
         rewriter.replace(op, lanewise("copy", op.lhs, op.output, other=op.rhs, extra={"combine": combine}))
 
 
@@ -156,6 +156,8 @@ def activation_epilogue(op: Operation) -> dict[str, Attribute] | None:
         return {"clamp_min": FloatAttr(op.min.value.data, f32), "clamp_max": FloatAttr(op.max.value.data, f32)}
     if isinstance(op, nn.LeakyReluOp):
         return {"leaky": FloatAttr(op.alpha.value.data, f32)}
+    if isinstance(op, nn.SigmoidOp):
+        return {"sigmoid": UnitAttr()}
     return None
 
 

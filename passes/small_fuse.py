@@ -27,7 +27,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 
 from small_ir.dialects import small
 
-EPILOGUE = ("combine", "clamp_min", "clamp_max", "leaky")
+EPILOGUE = ("combine", "clamp_min", "clamp_max", "leaky", "sigmoid")
 
 
 def sole_producer(buffer: SSAValue, consumer: small.LayerOp) -> small.LayerOp | None:
@@ -44,7 +44,7 @@ def sole_producer(buffer: SSAValue, consumer: small.LayerOp) -> small.LayerOp | 
 def can_take(producer: small.LayerOp, consumer: small.LayerOp) -> bool:
     if producer.block != consumer.block:
         return False
-    if producer.clamp_bounds is not None or producer.leaky is not None:
+    if producer.clamp_bounds is not None or producer.leaky is not None or producer.sigmoid is not None:
         return False
     return consumer.combine is None or producer.combine is None
 
@@ -55,7 +55,7 @@ class FuseEpilogue(RewritePattern):
         if op.kind.data != "copy":
             return
         candidates = [(op.input, op.other)]
-        if op.other is not None:
+        if op.other is not None and op.combine.data != "sub":  # a - b: only a's producer may take it
             candidates.append((op.other, op.input))
         for fused_input, other in candidates:
             producer = sole_producer(fused_input, op)

@@ -9,7 +9,7 @@ around `kernel` microkernel ops on a W_ob x C_ob register tile.
         right columns touching padding
           tile = init (bias | 0 | -inf | input)
           for reduction block, filter row, filter column [, channel]: accumulate
-          epilogue (scale, combine other, clamp | leaky), store
+          epilogue (scale, combine other, clamp | leaky | sigmoid), store
 
 Padding is never materialised: the filter-tap bounds of every tile are
 computed (statically for columns, with index arithmetic for rows), so padded
@@ -109,13 +109,15 @@ class LayerNest:
             self.average(tile, rows, columns)
         out_index = loops.values([kb, oh, ow, 0])
         if op.other is not None:
-            combine = kernel.AddOp if op.combine.data == "add" else kernel.MulOp
+            combine = {"add": kernel.AddOp, "sub": kernel.SubOp, "mul": kernel.MulOp}[op.combine.data]
             loops.insert(combine(tile, op.other, out_index))
         if op.clamp_bounds is not None:
             low, high = op.clamp_bounds
             loops.insert(kernel.ClampOp(tile, low, high))
         if op.leaky is not None:
             loops.insert(kernel.LeakyOp(tile, op.leaky.value.data))
+        if op.sigmoid is not None:
+            loops.insert(kernel.SigmoidOp(tile))
         loops.insert(kernel.StoreOp(tile, op.output, out_index))
 
     def initialise(self, tile: SSAValue, kb: Index, oh: Index, ow: Index) -> None:

@@ -134,6 +134,12 @@ class NetworkBuilder:
     def add(self, a: Tensor, b: Tensor) -> Tensor:
         return self._emit(nn.AddOp, a.value, b.value, shape=a.shape)
 
+    def sub(self, a: Tensor, b: Tensor) -> Tensor:
+        return self._emit(nn.SubOp, a.value, b.value, shape=a.shape)
+
+    def sigmoid(self, x: Tensor) -> Tensor:
+        return self._emit(nn.SigmoidOp, x.value, shape=x.shape)
+
     def mul(self, a: Tensor, b: Tensor) -> Tensor:
         return self._emit(nn.MulOp, a.value, b.value, shape=a.shape)
 

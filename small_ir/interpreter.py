@@ -285,6 +285,18 @@ class NNFunctions(InterpreterFunctions):
         _write(output, reference.add(_read(lhs), _read(rhs)))
         return ()
 
+    @impl(nn.SubOp)
+    def run_sub(self, interpreter: Interpreter, op: nn.SubOp, args: PythonValues):
+        lhs, rhs, output = args
+        _write(output, reference.sub(_read(lhs), _read(rhs)))
+        return ()
+
+    @impl(nn.SigmoidOp)
+    def run_sigmoid(self, interpreter: Interpreter, op: nn.SigmoidOp, args: PythonValues):
+        x, output = args
+        _write(output, reference.sigmoid(_read(x)))
+        return ()
+
     @impl(nn.MulOp)
     def run_mul(self, interpreter: Interpreter, op: nn.MulOp, args: PythonValues):
         lhs, rhs, output = args
@@ -393,12 +405,14 @@ def _window_layer(op: small.LayerOp, x: np.ndarray, weights: np.ndarray | None, 
 def _epilogue(op: small.LayerOp, y: np.ndarray, other: np.ndarray | None) -> np.ndarray:
     if other is not None:
         assert op.combine is not None
-        y = reference.add(y, other) if op.combine.data == "add" else reference.mul(y, other)
+        y = {"add": reference.add, "sub": reference.sub, "mul": reference.mul}[op.combine.data](y, other)
     if op.clamp_bounds is not None:
         low, high = (np.float32(bound) for bound in op.clamp_bounds)
         y = np.minimum(np.maximum(y, low), high)
     if op.leaky is not None:
         y = reference.leaky_relu(y, alpha=op.leaky.value.data)
+    if op.sigmoid is not None:
+        y = reference.sigmoid(y)
     return y
 
 
@@ -526,6 +540,18 @@ class KernelFunctions(InterpreterFunctions):
     def run_add(self, interpreter: Interpreter, op: kernel.AddOp, args: PythonValues):
         tile, array, *indices = args
         tile += numpy_view(array)[_tile_window(op, tile, array, indices)]
+        return ()
+
+    @impl(kernel.SubOp)
+    def run_sub(self, interpreter: Interpreter, op: kernel.SubOp, args: PythonValues):
+        tile, array, *indices = args
+        tile -= numpy_view(array)[_tile_window(op, tile, array, indices)]
+        return ()
+
+    @impl(kernel.SigmoidOp)
+    def run_sigmoid(self, interpreter: Interpreter, op: kernel.SigmoidOp, args: PythonValues):
+        (tile,) = args
+        tile[...] = np.float32(1) / (np.float32(1) + np.exp(-tile))
         return ()
 
     @impl(kernel.MulOp)

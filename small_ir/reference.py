@@ -227,6 +227,15 @@ def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a.astype(np.float64) * b.astype(np.float64)).astype(np.float32)
 
 
+def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    _check_same_shape("sub", a, b)
+    return (a.astype(np.float64) - b.astype(np.float64)).astype(np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+
+
 def relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, np.float32(0)).astype(np.float32)
 
@@ -304,6 +313,8 @@ OPS: dict[str, Callable[..., np.ndarray]] = {
     "global_avg_pool": global_avg_pool,
     "dense": dense,
     "add": add,
+    "sub": sub,
+    "sigmoid": sigmoid,
     "mul": mul,
     "relu": relu,
     "clip": clip,

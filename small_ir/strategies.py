@@ -202,10 +202,10 @@ def _float32s(low: float, high: float) -> st.SearchStrategy[float]:
 
 @st.composite
 def elementwise_cases(draw, max_channels: int = 70, max_size: int = 40, max_filter: int = 7) -> LayerCase:
-    """add, mul (two equal shapes), relu, clip and leaky_relu."""
-    op = draw(st.sampled_from(["add", "mul", "relu", "clip", "leaky_relu"]))
+    """add, sub, mul (two equal shapes), relu, clip, leaky_relu and sigmoid."""
+    op = draw(st.sampled_from(["add", "sub", "mul", "relu", "clip", "leaky_relu", "sigmoid"]))
     shape = _activation_shape(draw, max_channels, max_size)
-    if op in ("add", "mul"):
+    if op in ("add", "sub", "mul"):
         return LayerCase(op, (shape, shape), {})
     params = {}
     if op == "clip":

@@ -28,7 +28,7 @@ func.func @two_activations(%x: memref<1x4x4x16xf32>, %y: memref<1x4x4x16xf32>) {
   small.layer "copy" %x : memref<1x4x4x16xf32> into %y : memref<1x4x4x16xf32> {g = 8 : i64, k = 1 : i64, f_c = 1 : i64, in_hw = array<i64: 4, 4>, filter = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, c_ob = 16 : i64, w_ob = 6 : i64, clamp_min = 0.0 : f32, clamp_max = 6.0 : f32, leaky = 0.1 : f32}
   func.return
 }
-// CHECK: small.layer copy: one activation at most: clamp or leaky
+// CHECK: small.layer copy: one activation at most: clamp, leaky or sigmoid
 
 // -----
 
