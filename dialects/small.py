@@ -79,37 +79,43 @@ class Activation:
     height: int
     width: int
     block: int = 0
+    nhwc: bool = False
+    """Plain activations only: stored 1xHxWxC (a TFLite model's inputs and outputs)."""
 
     def __str__(self) -> str:
-        layout = f"blocked by {self.block}" if self.block else "plain"
+        layout = f"blocked by {self.block}" if self.block else ("plain NHWC" if self.nhwc else "plain")
         return f"{self.channels} channels x {self.height} x {self.width} ({layout})"
 
     def memref_shape(self) -> tuple[int, ...]:
         if self.block:
             return (ceil_div(self.channels, self.block), self.height, self.width, self.block)
+        if self.nhwc:
+            return (1, self.height, self.width, self.channels)
         return (1, self.channels, self.height, self.width)
 
     def matches(self, shape: Sequence[int]) -> bool:
         if self.block:
             return tuple(shape) == self.memref_shape()
-        plain = plain_activation(shape)
+        plain = plain_activation(shape, self.nhwc)
         return plain is not None and plain == self
 
 
-def plain_activation(shape: Sequence[int]) -> Activation | None:
-    """The logical C x H x W of a plain (unblocked) memref: 1xN, 1xAxB (W = 1) or 1xCxHxW."""
+def plain_activation(shape: Sequence[int], nhwc: bool = False) -> Activation | None:
+    """The logical C x H x W of a plain memref: 1xN, 1xAxB (W = 1), 1xCxHxW, or 1xHxWxC if `nhwc`."""
     if len(shape) not in (2, 3, 4) or shape[0] != 1:
         return None
+    if nhwc and len(shape) == 4:
+        return Activation(shape[3], shape[1], shape[2], nhwc=True)
     channels, height, width = (*shape[1:], 1, 1)[:3]
     return Activation(channels, height, width)
 
 
-def activation_of(value: SSAValue, channels: int, block: int) -> Activation:
+def activation_of(value: SSAValue, channels: int, block: int, nhwc: bool = False) -> Activation:
     """The logical C x H x W of `value` given its logical channel count."""
     shape = shape_of(value)
     if block:
         return Activation(channels, shape[1], shape[2], block)
-    plain = plain_activation(shape)
+    plain = plain_activation(shape, nhwc)
     if plain is None:
         raise VerifyException(f"activation {fmt(shape)}: small-ir supports 1xN, 1xAxB and 1xCxHxW tensors")
     return plain
@@ -351,28 +357,38 @@ class ConvertOp(_ActivationOp):
     src_block = prop_def(IntegerAttr[i64])
     dst_channels = prop_def(IntegerAttr[i64])
     dst_block = prop_def(IntegerAttr[i64])
+    nhwc = opt_prop_def(UnitAttr)
+    """The plain side is stored NHWC (model boundary of a TFLite model)."""
     assembly_format = "$input `into` $output attr-dict `:` type($input) `into` type($output)"
 
-    def __init__(self, input: SSAValue, output: SSAValue, src: tuple[int, int], dst: tuple[int, int]):
-        super().__init__(
-            operands=[input, output],
-            properties={
-                "src_channels": IntegerAttr(src[0], i64),
-                "src_block": IntegerAttr(src[1], i64),
-                "dst_channels": IntegerAttr(dst[0], i64),
-                "dst_block": IntegerAttr(dst[1], i64),
-            },
-        )
+    def __init__(
+        self, input: SSAValue, output: SSAValue, src: tuple[int, int], dst: tuple[int, int], nhwc: bool = False
+    ):
+        properties: dict[str, Attribute] = {
+            "src_channels": IntegerAttr(src[0], i64),
+            "src_block": IntegerAttr(src[1], i64),
+            "dst_channels": IntegerAttr(dst[0], i64),
+            "dst_block": IntegerAttr(dst[1], i64),
+        }
+        if nhwc:
+            properties["nhwc"] = UnitAttr()
+        super().__init__(operands=[input, output], properties=properties)
 
     def source(self) -> Activation:
-        return activation_of(self.input, self.src_channels.value.data, self.src_block.value.data)
+        block = self.src_block.value.data
+        return activation_of(self.input, self.src_channels.value.data, block, self.nhwc is not None and not block)
 
     def destination(self) -> Activation:
-        return activation_of(self.output, self.dst_channels.value.data, self.dst_block.value.data)
+        block = self.dst_block.value.data
+        return activation_of(self.output, self.dst_channels.value.data, block, self.nhwc is not None and not block)
 
     def verify_(self) -> None:
-        src = self.check(self.input, self.src_channels.value.data, self.src_block.value.data, "input")
-        dst = self.check(self.output, self.dst_channels.value.data, self.dst_block.value.data, "output")
+        if self.nhwc is not None and bool(self.src_block.value.data) == bool(self.dst_block.value.data):
+            raise VerifyException("small.convert: nhwc needs exactly one plain side (a layout conversion)")
+        src, dst = self.source(), self.destination()
+        for what, value, activation in (("input", self.input, src), ("output", self.output, dst)):
+            if not activation.matches(shape_of(value)):
+                raise VerifyException(f"small.convert: {what} type {fmt(shape_of(value))} does not hold {activation}")
         sizes = (src.channels * src.height * src.width, dst.channels * dst.height * dst.width)
         if sizes[0] != sizes[1]:
             raise VerifyException(f"small.convert: {sizes[0]} elements in, {sizes[1]} out")

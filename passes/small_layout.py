@@ -28,6 +28,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from small_ir.builder import memref_type
 from small_ir.dialects import small
+from small_ir.dialects.nn import shape_of
 from small_ir.dialects.small import Activation, activation_of, ceil_div
 from small_ir.weights import add_constant, constant_array, erase_unused_globals
 
@@ -73,7 +74,12 @@ class SmallLayout(ModulePass):
     w_ob: int = 6
     """Register tile width: output pixels per microkernel call."""
 
+    io_layout: str = "nchw"
+    """Layout of the function's 4-D inputs and outputs: nchw, or nhwc (they become 1xHxWxC)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.io_layout not in ("nchw", "nhwc"):
+            raise PassFailedException(f"small-layout: io_layout must be nchw or nhwc, got {self.io_layout}")
         if self.c_ob < 1 or self.w_ob < 1:
             raise PassFailedException(f"small-layout: c_ob and w_ob must be >= 1, got c_ob={self.c_ob} w_ob={self.w_ob}")
         for function in op.ops:
@@ -90,8 +96,8 @@ class SmallLayout(ModulePass):
         blocked: set[SSAValue] = set()
         for alloc in [op for op in block.ops if isinstance(op, memref.AllocOp)]:
             blocked |= self.retype_buffer(alloc)
-        for argument in list(block.args):
-            blocked |= self.convert_argument(block, argument)
+        for index in range(len(block.args)):
+            blocked |= self.convert_argument(block, index)
         for op in layers:
             self.block_op(module, op, blocked)
         for op in [op for op in block.ops if isinstance(op, small.ConvertOp)]:
@@ -104,19 +110,26 @@ class SmallLayout(ModulePass):
         Rewriter.replace_op(alloc, new)
         return {new.memref}
 
-    def convert_argument(self, block: Block, argument: SSAValue) -> set[SSAValue]:
+    def convert_argument(self, block: Block, index: int) -> set[SSAValue]:
+        argument = block.args[index]
         users = [use.operation for use in argument.uses if is_small_op(use.operation)]
         if not users:
             return set()
         plain = activation_of(argument, 0, 0)
         buffer = memref.AllocOp([], [], blocked_type(argument, self.c_ob))
+        nhwc = self.io_layout == "nhwc" and len(shape_of(argument)) == 4
+        if nhwc:
+            function = block.parent_op()
+            assert isinstance(function, func.FuncOp)
+            function.replace_argument_type(argument, memref_type((1, plain.height, plain.width, plain.channels)), Rewriter())
+            argument = block.args[index]
         if any(getattr(op, "output", None) is argument for op in users):
-            convert = small.ConvertOp(buffer.memref, argument, (plain.channels, self.c_ob), (plain.channels, 0))
+            convert = small.ConvertOp(buffer.memref, argument, (plain.channels, self.c_ob), (plain.channels, 0), nhwc)
             first_user = min(users, key=lambda op: block.get_operation_index(op))
             Rewriter.insert_op([buffer], InsertPoint.before(first_user))
             Rewriter.insert_op([convert], InsertPoint.before(block.last_op))
         else:
-            convert = small.ConvertOp(argument, buffer.memref, (plain.channels, 0), (plain.channels, self.c_ob))
+            convert = small.ConvertOp(argument, buffer.memref, (plain.channels, 0), (plain.channels, self.c_ob), nhwc)
             Rewriter.insert_op([buffer, convert], InsertPoint.at_start(block))
         for op in users:
             for index, operand in enumerate(op.operands):

@@ -58,6 +58,8 @@ def address(loops: LoopBuilder, value: SSAValue, activation: Activation, channel
             block = loops.insert(arith.DivUIOp(loops.value(channel.index), loops.value(activation.block))).result
             lane = loops.insert(arith.RemUIOp(loops.value(channel.index), loops.value(activation.block))).result
         return loops.values([block, h, w, lane])
+    if activation.nhwc:
+        return loops.values([0, h, w, channel.index])
     return loops.values([0, channel.index, h, w][: len(shape_of(value))])
 
 

@@ -44,10 +44,10 @@ def target_spec(target: str) -> TargetSpec:
     return targets()[name]
 
 
-def pipeline_spec(target: str, c_ob: int | None = None, w_ob: int | None = None) -> str:
+def pipeline_spec(target: str, c_ob: int | None = None, w_ob: int | None = None, io_layout: str = "nchw") -> str:
     """The pass pipeline for a target, as an xDSL pipeline string (usable with small-opt -p)."""
     spec = target_spec(target)
-    layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob}}}"
+    layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob} io_layout={io_layout}}}"
     return ",".join(["nn-to-small", "small-fuse", layout, "small-tile", "small-lower-nontiled", "plan-memory", spec.kernel_pass])
 
 
@@ -103,6 +103,7 @@ class CompiledModel:
     arena_bytes: int
     macs: int
     cflags: tuple[str, ...] = ()
+    io_layout: str = "nchw"
     _workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     @property
@@ -187,8 +188,12 @@ def make_header(name: str, inputs: list[tuple[int, ...]], outputs: list[tuple[in
     return "\n".join(lines)
 
 
-def compile(module: ModuleOp, target: str = "host", name: str = "model") -> CompiledModel:
-    """Compiles an nn-dialect module (not modified) for `target` into a C library."""
+def compile(module: ModuleOp, target: str = "host", name: str = "model", io_layout: str | None = None) -> CompiledModel:
+    """
+    Compiles an nn-dialect module (not modified) for `target` into a C library.
+    `io_layout` (nchw | nhwc) is the layout of the 4-D inputs and outputs of the
+    generated function; by default the module's `small.io_layout`, else nchw.
+    """
     from small_ir.backends.c_emitter import emit_c
 
     if not name.isidentifier():
@@ -196,20 +201,23 @@ def compile(module: ModuleOp, target: str = "host", name: str = "model") -> Comp
     spec = target_spec(target)
     module = module.clone()
     module.verify()
+    if io_layout is None:
+        declared = module.attributes.get("small.io_layout")
+        io_layout = declared.data if isinstance(declared, StringAttr) else "nchw"
     function = entry_function(module)
     outputs = output_arguments(function)
-    arguments = [shape_of(argument) for argument in function.body.block.args]
-    input_shapes = [shape for index, shape in enumerate(arguments) if index not in outputs]
-    output_shapes = [arguments[index] for index in outputs]
-    if outputs != list(range(len(input_shapes), len(arguments))):
+    inputs = [index for index in range(len(function.body.block.args)) if index not in outputs]
+    if outputs != list(range(len(inputs), len(function.body.block.args))):
         raise SmallIRError("the network function must take its inputs first, then its outputs")
 
     macs = count_macs(module)
     function.sym_name = StringAttr(name)
-    run_pipeline(module, pipeline_spec(spec.name))
+    run_pipeline(module, pipeline_spec(spec.name, io_layout=io_layout))
     prefix_globals(module, f"{name}_")
     function.sym_name = StringAttr(f"{name}_run")
+    shapes = [shape_of(argument) for argument in function.body.block.args]
     arena_bytes = function.attributes["small.arena_bytes"].value.data  # type: ignore[union-attr]
+    input_shapes, output_shapes = shapes[: len(inputs)], shapes[len(inputs) :]
     return CompiledModel(
         name=name,
         target=spec.name,
@@ -220,4 +228,5 @@ def compile(module: ModuleOp, target: str = "host", name: str = "model") -> Comp
         arena_bytes=arena_bytes,
         macs=macs,
         cflags=spec.cflags,
+        io_layout=io_layout,
     )

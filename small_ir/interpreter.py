@@ -348,6 +348,8 @@ def read_activation(array: ShapedArray[Any], activation: Activation) -> np.ndarr
     """The 1 x C x H x W contents of a plain or blocked activation memref."""
     data = _read(array)
     c, h, w = activation.channels, activation.height, activation.width
+    if activation.nhwc:
+        return data.reshape(1, h, w, c).transpose(0, 3, 1, 2)
     if not activation.block:
         return data.reshape(1, c, h, w)
     blocks = data.transpose(0, 3, 1, 2).reshape(-1, h, w)
@@ -359,6 +361,9 @@ def write_activation(array: ShapedArray[Any], activation: Activation, value: np.
     c, h, w, block = activation.channels, activation.height, activation.width, activation.block
     if value.shape != (1, c, h, w):
         raise InterpretationError(f"a result of shape {value.shape} does not fit the activation {activation}")
+    if activation.nhwc:
+        _write(array, value.transpose(0, 2, 3, 1))
+        return
     if not block:
         _write(array, value.reshape(numpy_view(array).shape))
         return

@@ -62,6 +62,19 @@ def test_single_layer_under_sanitizers(target: str, case: LayerCase):
     assert_close(output, case.reference(*inputs))
 
 
+@pytest.mark.parametrize("target", HOST_TARGETS)
+@settings(max_examples=10, deadline=None)
+@given(case=layer_cases(max_channels=20, max_size=9, max_filter=3))
+def test_nhwc_io_layout(target: str, case: LayerCase):
+    """io_layout=nhwc: 4-D inputs and outputs are 1xHxWxC at the C boundary, the same computation inside."""
+    module = module_for(case)
+    inputs = case.random_inputs(np.random.default_rng(0))
+    compiled = small_ir.compile(module, target=target, io_layout="nhwc")
+    to_nhwc = lambda x: x.transpose(0, 2, 3, 1) if x.ndim == 4 else x  # noqa: E731
+    (output,) = compiled.run(*[to_nhwc(x) for x in inputs])
+    assert_close(output, to_nhwc(case.reference(*inputs)))
+
+
 @st.composite
 def chains(draw):
     """conv -> relu -> pool -> dense -> softmax, a residual block, or a depthwise-separable block."""
