@@ -29,10 +29,13 @@ from xdsl.dialects.builtin import (
     UnitAttr,
     f32,
 )
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import Block, Operation, Region, SSAValue
 
 from small_ir.dialects import nn
 from small_ir.dialects.nn import window_output_size
+
+SOURCE = "small.source"
+"""Attribute naming the model node (ONNX node, TFLite op) a layer comes from."""
 
 
 def memref_type(shape: Sequence[int]) -> memref.MemRefType:
@@ -71,6 +74,8 @@ class NetworkBuilder:
         self.block = Block(arg_types=[memref_type(shape) for shape in input_shapes])
         self.builder = Builder(InsertPoint.at_end(self.block))
         self.globals: list[memref.GlobalOp] = []
+        self.source: str | None = None
+        """The model node being imported: layers added now are tagged with it."""
 
     @property
     def inputs(self) -> list[Tensor]:
@@ -90,9 +95,15 @@ class NetworkBuilder:
     def buffer(self, shape: Sequence[int]) -> SSAValue:
         return self.builder.insert(memref.AllocOp([], [], memref_type(shape))).memref
 
+    def layer_op(self, op: Operation) -> Operation:
+        """Inserts a layer, tagged `small.source = "<name>"` while `self.source` names a model node."""
+        if self.source is not None:
+            op.attributes[SOURCE] = StringAttr(self.source)
+        return self.builder.insert(op)
+
     def _emit(self, op_class, *operands, shape: Sequence[int], **properties) -> Tensor:
         output = self.buffer(shape)
-        self.builder.insert(op_class(*operands, output, **properties))
+        self.layer_op(op_class(*operands, output, **properties))
         return Tensor(output)
 
     # Layers.
@@ -103,7 +114,7 @@ class NetworkBuilder:
         out_w = window_output_size(w, weight.shape[3], strides[1], pads[1], pads[3], dilations[1])
         bias_value = self.constant(bias, "b") if bias is not None else None
         output = self.buffer((1, weight.shape[0], out_h, out_w))
-        self.builder.insert(
+        self.layer_op(
             nn.Conv2dOp(x.value, self.constant(weight), bias_value, output, tuple(strides), tuple(pads), tuple(dilations), group)
         )
         return Tensor(output)
@@ -128,7 +139,7 @@ class NetworkBuilder:
         weight = np.asarray(weight, np.float32)
         bias_value = self.constant(bias, "b") if bias is not None else None
         output = self.buffer((1, weight.shape[0]))
-        self.builder.insert(nn.DenseOp(x.value, self.constant(weight), bias_value, output))
+        self.layer_op(nn.DenseOp(x.value, self.constant(weight), bias_value, output))
         return Tensor(output)
 
     def add(self, a: Tensor, b: Tensor) -> Tensor:
@@ -168,7 +179,7 @@ class NetworkBuilder:
         shape = list(xs[0].shape)
         shape[1] = sum(x.shape[1] for x in xs)
         output = self.buffer(shape)
-        self.builder.insert(nn.ConcatOp([x.value for x in xs], output, axis))
+        self.layer_op(nn.ConcatOp([x.value for x in xs], output, axis))
         return Tensor(output)
 
     def layer(self, op: str, inputs: Sequence[Tensor], params: dict) -> Tensor:

@@ -1,8 +1,13 @@
 """
 `small-ir`: the compiler's command line.
 
-    small-ir compile net.mlir --target avx2 -o out/    # out/model.h, out/model.c
-    small-ir pipeline --target avx2                    # the pass pipeline, for small-opt -p
+    small-ir compile MODEL --target avx2 -o out/     # out/model.h, out/model.c (+ small-ir.json)
+    small-ir run out/ --input x.npy --output y.npy   # or run a MODEL directly (compiled on the fly)
+    small-ir check MODEL --target avx2               # against onnxruntime / the TFLite interpreter
+    small-ir info MODEL                              # the layer table
+    small-ir pipeline --target avx2                  # the pass pipeline, for small-opt -p
+
+MODEL is an .onnx, .tflite, nn-dialect .mlir or small-ir text (.net) file.
 """
 
 from __future__ import annotations
@@ -11,33 +16,90 @@ import argparse
 import sys
 from pathlib import Path
 
-from xdsl.parser import Parser
+import numpy as np
 
 from small_ir.backends import isa_names
-from small_ir.context import make_context
 from small_ir.errors import SmallIRError, report_errors
 
 TARGET_CHOICES = ["host", *isa_names()]
 
 
-def load_module(path: Path):
-    if not path.is_file():
-        raise SmallIRError(f"{path}: no such file")
-    if path.suffix != ".mlir":
-        raise SmallIRError(f"{path}: expected an nn-dialect .mlir file")
-    module = Parser(make_context(), path.read_text(), str(path)).parse_module()
-    module.verify()
-    return module
-
-
 def command_compile(args: argparse.Namespace) -> None:
     from small_ir.compiler import compile
+    from small_ir.frontends import load_model
 
-    compiled = compile(load_module(Path(args.file)), target=args.target, name=args.name)
+    compiled = compile(load_model(args.model).module, target=args.target, name=args.name)
     header, source = compiled.write(args.output)
     print(f"wrote {header} and {source} for target {compiled.target}")
     print(f"MACs: {compiled.macs}")
     print(f"arena: {compiled.arena_bytes} bytes")
+
+
+def load_inputs(paths: list[str], shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    if len(paths) != len(shapes):
+        raise SmallIRError(f"the model takes {len(shapes)} input(s); give one --input FILE.npy each")
+    arrays = []
+    for path, shape in zip(paths, shapes):
+        try:
+            array = np.load(path)
+        except (OSError, ValueError) as error:
+            raise SmallIRError(f"{path}: cannot read a .npy array ({error})") from error
+        if array.size != int(np.prod(shape)):
+            raise SmallIRError(f"{path}: shape {array.shape} does not fit the model input {shape}")
+        arrays.append(array.astype(np.float32).reshape(shape))
+    return arrays
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from small_ir.compiler import CompiledModel, compile
+    from small_ir.frontends import load_model
+
+    source = Path(args.model)
+    compiled = CompiledModel.load(source) if source.is_dir() else compile(load_model(source).module, target=args.target)
+    outputs = compiled.run(*load_inputs(args.input, compiled.input_shapes))
+    for index, output in enumerate(outputs):
+        values = np.array2string(output.ravel()[:8], precision=5, separator=", ")
+        print(f"output {index} {'x'.join(map(str, output.shape))}: argmax {int(output.argmax())}, first values {values}")
+    if args.output:
+        save_outputs(Path(args.output), outputs)
+        print(f"wrote {args.output}")
+
+
+def save_outputs(path: Path, outputs: list[np.ndarray]) -> None:
+    try:
+        if len(outputs) == 1:
+            np.save(path, outputs[0])
+        else:
+            np.savez(path, *outputs)
+    except OSError as error:
+        raise SmallIRError(f"cannot write {path}: {error.strerror}") from error
+
+
+def command_check(args: argparse.Namespace) -> None:
+    from small_ir.check import check_model, format_report
+
+    report = check_model(args.model, target=args.target, count=args.inputs, seed=args.seed)
+    print(format_report(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+def command_info(args: argparse.Namespace) -> None:
+    from small_ir.compiler import compile
+    from small_ir.frontends import load_model
+    from small_ir.inspect import layer_table
+
+    model = load_model(args.model)
+    rows = layer_table(model.module)
+    print(f"{'layer':<28} {'op':<18} {'input':<16} {'output':<16} {'MACs':>11} {'params':>9} {'out bytes':>10}")
+    for row in rows:
+        inputs = ",".join("x".join(map(str, shape)) for shape in row.inputs)
+        output = "x".join(map(str, row.output))
+        print(f"{row.name[:28]:<28} {row.op:<18} {inputs[:16]:<16} {output:<16} {row.macs:>11,} {row.parameters:>9,} {row.output_bytes:>10,}")
+    compiled = compile(model.module, target=args.target)
+    total_macs, total_parameters = sum(row.macs for row in rows), sum(row.parameters for row in rows)
+    print(f"{len(rows)} layers, {total_macs:,} MACs, {total_parameters:,} parameters")
+    print(f"arena for target {compiled.target}: {compiled.arena_bytes:,} bytes (all activations, one static buffer)")
 
 
 def command_pipeline(args: argparse.Namespace) -> None:
@@ -49,15 +111,26 @@ def command_pipeline(args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="small-ir", description="Compile neural networks to standalone C.")
     commands = root.add_subparsers(dest="command", required=True)
-    compile_cmd = commands.add_parser("compile", help="compile a network to model.h / model.c")
-    compile_cmd.add_argument("file", help="network in the nn dialect (.mlir)")
-    compile_cmd.add_argument("--target", "-t", default="host", choices=TARGET_CHOICES)
+
+    def command(name: str, run, help: str, model: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        if model:
+            sub.add_argument("model", help="an .onnx, .tflite, nn-dialect .mlir or small-ir text model")
+        sub.add_argument("--target", "-t", default="host", choices=TARGET_CHOICES)
+        sub.set_defaults(run=run)
+        return sub
+
+    compile_cmd = command("compile", command_compile, "compile a model to NAME.h / NAME.c")
     compile_cmd.add_argument("--output", "-o", required=True, help="output directory")
     compile_cmd.add_argument("--name", default="model", help="C prefix and file name (default: model)")
-    compile_cmd.set_defaults(run=command_compile)
-    pipeline_cmd = commands.add_parser("pipeline", help="print the pass pipeline of a target")
-    pipeline_cmd.add_argument("--target", "-t", default="host", choices=TARGET_CHOICES)
-    pipeline_cmd.set_defaults(run=command_pipeline)
+    run_cmd = command("run", command_run, "run a compiled directory or a model on .npy inputs")
+    run_cmd.add_argument("--input", "-i", action="append", default=[], help="an input .npy (once per model input)")
+    run_cmd.add_argument("--output", "-o", help="write the output(s) to this .npy (.npz for several)")
+    check_cmd = command("check", command_check, "compare with the original framework on random inputs")
+    check_cmd.add_argument("--inputs", type=int, default=20, help="how many random inputs (default 20)")
+    check_cmd.add_argument("--seed", type=int, default=0)
+    command("info", command_info, "print the layer table")
+    command("pipeline", command_pipeline, "print the pass pipeline of a target", model=False)
     return root
 
 

@@ -8,6 +8,7 @@ The pipeline driver: an `nn` module in, a standalone C library out.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +26,8 @@ from small_ir.dialects import nn
 from small_ir.dialects.nn import shape_of
 from small_ir.errors import SmallIRError
 from small_ir.passes import get_all_passes
+
+MANIFEST = "small-ir.json"
 
 
 def host_target() -> str:
@@ -111,15 +114,36 @@ class CompiledModel:
         return f"{self.name}_run"
 
     def write(self, directory: str | Path) -> tuple[Path, Path]:
+        """Writes NAME.h, NAME.c and a manifest (small-ir.json) for `small-ir run DIR`."""
         directory = Path(directory)
         header, source = directory / f"{self.name}.h", directory / f"{self.name}.c"
         try:
             directory.mkdir(parents=True, exist_ok=True)
             header.write_text(self.header)
             source.write_text(self.c_source)
+            (directory / MANIFEST).write_text(json.dumps(self.manifest(), indent=2) + "\n")
         except OSError as error:
             raise SmallIRError(f"cannot write {directory}: {error.strerror}") from error
         return header, source
+
+    def manifest(self) -> dict:
+        fields = ("name", "target", "input_shapes", "output_shapes", "arena_bytes", "macs", "cflags", "io_layout")
+        return {name: getattr(self, name) for name in fields}
+
+    @staticmethod
+    def load(directory: str | Path) -> CompiledModel:
+        """A model written by `write` (or `small-ir compile`)."""
+        directory = Path(directory)
+        try:
+            manifest = json.loads((directory / MANIFEST).read_text())
+            c_source = (directory / f"{manifest['name']}.c").read_text()
+            header = (directory / f"{manifest['name']}.h").read_text()
+        except (OSError, ValueError, KeyError) as error:
+            raise SmallIRError(f"{directory}: not a directory written by small-ir compile ({error})") from error
+        shapes = {key: [tuple(shape) for shape in manifest[key]] for key in ("input_shapes", "output_shapes")}
+        return CompiledModel(
+            **{**manifest, **shapes, "cflags": tuple(manifest["cflags"])}, c_source=c_source, header=header
+        )
 
     @cached_property
     def library(self) -> Path:

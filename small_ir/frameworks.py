@@ -1,0 +1,60 @@
+"""
+Running a model in the framework it came from, to check small-ir against it:
+onnxruntime for .onnx, the TFLite interpreter (ai-edge-litert) for .tflite.
+Both are optional (`pip install small-ir[check]`).
+
+`run_framework(path, inputs, intermediates)` returns the model's outputs and
+the named intermediate tensors, in the framework's own layout (NCHW for
+ONNX, NHWC for TFLite).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from small_ir.errors import SmallIRError
+
+
+def _require(module: str, package: str):
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError as error:
+        raise SmallIRError(f"{package} is needed to run the original model: pip install 'small-ir[check]'") from error
+
+
+def run_onnx(path: Path, inputs: list[np.ndarray], intermediates: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    onnx = _require("onnx", "onnx")
+    onnxruntime = _require("onnxruntime", "onnxruntime")
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    graph = model.graph
+    outputs = [output.name for output in graph.output]
+    known = {info.name: info for info in graph.value_info}
+    extra = [name for name in intermediates if name in known and name not in outputs]
+    graph.output.extend(known[name] for name in extra)
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {graph_input.name: array for graph_input, array in zip(session.get_inputs(), inputs)}
+    results = session.run(outputs + extra, feeds)
+    return results[: len(outputs)], dict(zip(extra, results[len(outputs) :]))
+
+
+def run_tflite(path: Path, inputs: list[np.ndarray], intermediates: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    litert = _require("ai_edge_litert.interpreter", "ai-edge-litert")
+    interpreter = litert.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True, num_threads=1)
+    interpreter.allocate_tensors()
+    for detail, array in zip(interpreter.get_input_details(), inputs):
+        interpreter.set_tensor(detail["index"], array.astype(detail["dtype"]))
+    interpreter.invoke()
+    outputs = [interpreter.get_tensor(detail["index"]) for detail in interpreter.get_output_details()]
+    by_name = {detail["name"]: detail["index"] for detail in interpreter.get_tensor_details()}
+    found = {name: interpreter.get_tensor(by_name[name]) for name in intermediates if name in by_name}
+    return outputs, found
+
+
+def run_framework(path: Path, inputs: list[np.ndarray], intermediates: list[str] = ()) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    if path.suffix == ".onnx":
+        return run_onnx(path, inputs, list(intermediates))
+    if path.suffix == ".tflite":
+        return run_tflite(path, inputs, list(intermediates))
+    raise SmallIRError(f"{path}: no framework runs this kind of file (only .onnx and .tflite)")
