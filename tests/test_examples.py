@@ -22,15 +22,15 @@ def test_demo_reports_a_match(tmp_path: Path):
 
 
 def test_residual_block_mlir_compiles_and_matches_the_interpreter(tmp_path: Path):
-    from small_ir.cli import load_module
     from small_ir.compiler import compile
+    from small_ir.frontends import load_model
 
     source = ROOT / "examples" / "residual_block.mlir"
     result = subprocess.run([str(BIN / "small-ir"), "compile", str(source), "-o", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "model.c").exists()
 
-    module = load_module(source)
+    module = load_model(source).module
     image = np.random.default_rng(0).standard_normal((1, 4, 8, 8)).astype(np.float32)
     (expected,) = interpret(module, [image])
     (output,) = compile(module, target="scalar").run(image)
