@@ -88,3 +88,45 @@ def test_stock_xdsl_opt_sees_our_dialects_passes_and_target(tmp_path: Path):
     result = run("xdsl-opt", write(tmp_path, GOOD), "-p", pipeline, "-t", "c")
     assert result.returncode == 0, result.stderr
     assert "void net(const float *restrict" in result.stdout
+
+
+EXAMPLE = str(Path(__file__).parents[1] / "examples" / "residual_block.mlir")
+
+
+def test_run_a_compiled_directory_and_a_model(tmp_path: Path):
+    import numpy as np
+
+    x = np.random.default_rng(0).standard_normal((1, 4, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert run("small-ir", "compile", EXAMPLE, "-t", "scalar", "-o", str(tmp_path / "out")).returncode == 0
+    from_directory = run("small-ir", "run", str(tmp_path / "out"), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"))
+    assert from_directory.returncode == 0, from_directory.stderr
+    from_model = run("small-ir", "run", EXAMPLE, "-t", "scalar", "--input", str(tmp_path / "x.npy"))
+    assert from_model.returncode == 0, from_model.stderr
+    assert from_directory.stdout.splitlines()[0] == from_model.stdout.splitlines()[0]
+    assert np.load(tmp_path / "y.npy").shape == (1, 5)
+
+
+def test_run_rejects_an_input_of_the_wrong_shape(tmp_path: Path):
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros((3, 3), np.float32))
+    result = run("small-ir", "run", EXAMPLE, "--input", str(tmp_path / "x.npy"))
+    assert_clean_error(result, "shape (3, 3) does not fit the model input (1, 4, 8, 8)")
+
+
+def test_run_rejects_a_directory_that_is_not_a_compiled_model(tmp_path: Path):
+    assert_clean_error(run("small-ir", "run", str(tmp_path), "--input", "x.npy"), "not a directory written by small-ir compile")
+
+
+def test_check_against_the_reference_semantics():
+    result = run("small-ir", "check", EXAMPLE, "-t", "scalar", "--inputs", "3")
+    assert result.returncode == 0, result.stderr
+    assert "top-1 agrees 3/3  OK" in result.stdout
+
+
+def test_info_prints_the_layer_table():
+    result = run("small-ir", "info", EXAMPLE, "-t", "scalar")
+    assert result.returncode == 0, result.stderr
+    assert "9 layers, 18,752 MACs, 621 parameters" in result.stdout
+    assert "nn.conv2d" in result.stdout and "arena for target scalar:" in result.stdout
