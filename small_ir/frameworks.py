@@ -41,7 +41,8 @@ def run_onnx(path: Path, inputs: list[np.ndarray], intermediates: list[str]) -> 
 
 def run_tflite(path: Path, inputs: list[np.ndarray], intermediates: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     litert = _require("ai_edge_litert.interpreter", "ai-edge-litert")
-    interpreter = litert.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True, num_threads=1)
+    keep = bool(intermediates)  # keeping every tensor is for debugging only: TFLite warns about it
+    interpreter = litert.Interpreter(model_path=str(path), experimental_preserve_all_tensors=keep, num_threads=1)
     interpreter.allocate_tensors()
     for detail, array in zip(interpreter.get_input_details(), inputs):
         interpreter.set_tensor(detail["index"], array.astype(detail["dtype"]))

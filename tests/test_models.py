@@ -63,13 +63,12 @@ def test_model_matches_its_framework(file: str, target: str):
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_hybrid_kws_matches_the_float_model(target: str):
-    """The hybrid model's int8 weights, dequantized at compile time, against the float model (TFLite runs hybrid kernels)."""
+    """
+    The hybrid model's int8 weights, dequantized at compile time, against the float
+    model: TFLite runs hybrid kernels (quantized activations) that differ by design.
+    """
     compiled = small_ir.compile(load_model(MODELS / "kws_dscnn_hybrid.tflite").module, target=target)
     batches = random_inputs(compiled.input_shapes, seed=7)
     ours = [compiled.run(*inputs)[0] for inputs in batches]
     expected = [run_framework(MODELS / "kws_dscnn_float.tflite", inputs)[0][0] for inputs in batches]
-    ours, expected = np.stack(ours), np.stack(expected)
-    # Dequantized weights differ from the float model's by the quantization step, so compare at that scale.
-    assert float(np.abs(ours - expected).max()) <= 5e-2 * float(expected.max() - expected.min())
-    agree = (ours.reshape(RUNS, -1).argmax(axis=1) == expected.reshape(RUNS, -1).argmax(axis=1)).mean()
-    assert agree >= 0.9
+    assert_matches(ours, expected)
