@@ -10,6 +10,7 @@ ONNX, NHWC for TFLite).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,10 @@ def run_onnx(path: Path, inputs: list[np.ndarray], intermediates: list[str]) -> 
 
 def run_tflite(path: Path, inputs: list[np.ndarray], intermediates: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     litert = _require("ai_edge_litert.interpreter", "ai-edge-litert")
-    keep = bool(intermediates)  # keeping every tensor is for debugging only: TFLite warns about it
-    interpreter = litert.Interpreter(model_path=str(path), experimental_preserve_all_tensors=keep, num_threads=1)
+    keep = bool(intermediates)
+    with warnings.catch_warnings():  # keeping every tensor is what we want here; TFLite warns it is for debugging
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = litert.Interpreter(model_path=str(path), experimental_preserve_all_tensors=keep, num_threads=1)
     interpreter.allocate_tensors()
     for detail, array in zip(interpreter.get_input_details(), inputs):
         interpreter.set_tensor(detail["index"], array.astype(detail["dtype"]))

@@ -56,7 +56,7 @@ from xdsl.dialects.builtin import FloatAttr, ModuleOp, StringAttr
 from xdsl.ir import SSAValue
 from xdsl.utils.exceptions import PassFailedException, VerifyException
 
-from small_ir.builder import NetworkBuilder, Tensor, weight_global
+from small_ir.builder import SOURCE, NetworkBuilder, Tensor, weight_global
 from small_ir.dialects import nn
 from small_ir.dialects.nn import fmt, window_output_size
 from small_ir.errors import SmallIRError
@@ -311,10 +311,12 @@ class _Reader:
         for (token, _), tensor in zip(inputs, self.builder.inputs):
             self.variables[token.value] = (tensor, token)
         for assignment in assignments:
-            target, call = assignment.children
+            target, call, *source = assignment.children
             if target.value in self.variables:
                 raise _Problem(f"'{target}' is already defined on line {self.variables[target.value][1].line}", target)
+            self.builder.source = source[0].children[0][1:-1] if source else None
             self.variables[target.value] = (self._call(call, 0), target)
+        self.builder.source = None
         module = self.builder.build(*self._outputs(outputs, inputs))
         if "layout" in headers:
             set_io_layout(module, headers["layout"].value)
@@ -606,7 +608,9 @@ def format_network(module: ModuleOp, weights_file: str | None = None) -> tuple[s
         else:
             current[target] = names.new(target.name_hint, f"t{intermediates}")
             intermediates += 1
-        lines.append(f"{current[target]} = {call}")
+        source = op.attributes.get(SOURCE)
+        tag = f' @ "{source.data}"' if isinstance(source, StringAttr) and '"' not in source.data and "\n" not in source.data else ""
+        lines.append(f"{current[target]} = {call}{tag}")
     lines.append(f"output {', '.join(output_names)}")
     return "\n".join(lines) + "\n", weights
 

@@ -849,6 +849,7 @@ def import_op(ctx: Context, op: OpInfo, failed: set[int]) -> str | None:
         return None
 
     first = len(list(ctx.net.block.ops))
+    ctx.net.source = tensors[op.outputs[0]].name  # the interpreter can return this tensor: `small-ir check` compares it
     try:
         result = CONVERTERS[op.kind](ctx, op)
         if isinstance(result, Tensor) and ACTIVATIONS[activation] is not None:
@@ -864,6 +865,8 @@ def import_op(ctx: Context, op: OpInfo, failed: set[int]) -> str | None:
             emitted.verify()
     except (Unsupported, VerifyException) as error:
         return str(error)
+    finally:
+        ctx.net.source = None
     if isinstance(result, np.ndarray):
         ctx.constants[op.outputs[0]] = result
     else:

@@ -377,7 +377,7 @@ ERRORS = [
     ("bad attribute value", "y = conv2d(x, w, pads=[1, 2, 3])", "bad.net:3:18: pads must be an integer >= 0, [h, w] or [top, left, bottom, right]"),
     ("missing attribute", "y = avg_pool2d(x)", "bad.net:3:5: avg_pool2d needs the attribute 'kernel'"),
     ("window too large", "y = max_pool2d(x, kernel=5)", "bad.net:3:5: max_pool2d: the 5x5 window (dilations 1x1) does not fit the 4x4 input"),
-    ("stray character", "y = relu(x) $", "bad.net:3:13: unexpected character '$'; expected end of line"),
+    ("stray character", "y = relu(x) $", "bad.net:3:13: unexpected character '$'; expected one of '@', end of line"),
     ("output is an input", "y = relu(x)\noutput x", "bad.net:4:8: output 'x' is a network input"),
     ("huge integer", "y = conv2d(x, w, pads=" + "9" * 5000 + ")", "bad.net:3:18: the integer 999999999999999999999999... is too large"),
 ]
@@ -408,3 +408,13 @@ def test_a_broken_weights_file_is_an_error(tmp_path: Path):
 def test_weights_need_a_weights_file():
     with pytest.raises(TextFormatError, match=r":2:15: 'w' is a weight, but no weights file is declared"):
         parse_network("input x: 1x2x4x4\ny = conv2d(x, w)\noutput y\n")
+
+
+@pytest.mark.parametrize("model", ["kws_dscnn.onnx", "kws_dscnn_float.tflite"])
+def test_imported_models_keep_their_source_names_through_text(model: str, tmp_path):
+    """Layers remember the model node they come from (`@ "name"`), so print -> parse is exact for imports too."""
+    imported = load_model(Path(__file__).parents[2] / "examples" / "models" / model)
+    assert 'small.source = "' in str(imported.module)
+    print_text(imported.module, tmp_path / "model.net")
+    assert '@ "' in (tmp_path / "model.net").read_text()
+    assert str(load_model(tmp_path / "model.net").module) == str(imported.module)
