@@ -130,3 +130,57 @@ def test_info_prints_the_layer_table():
     assert result.returncode == 0, result.stderr
     assert "9 layers, 18,752 MACs, 621 parameters" in result.stdout
     assert "nn.conv2d" in result.stdout and "arena for target scalar:" in result.stdout
+
+
+MODELS = Path(__file__).parents[1] / "examples" / "models"
+
+
+def bad_models(tmp_path: Path) -> dict[str, tuple[Path, list[str]]]:
+    import onnx
+    from onnx import TensorProto, helper
+
+    truncated_onnx = tmp_path / "truncated.onnx"
+    truncated_onnx.write_bytes((MODELS / "kws_dscnn.onnx").read_bytes()[:5000])
+    truncated_tflite = tmp_path / "truncated.tflite"
+    truncated_tflite.write_bytes((MODELS / "kws_dscnn_float.tflite").read_bytes()[:3000])
+    wrong_magic = tmp_path / "wrong_magic.tflite"
+    wrong_magic.write_bytes(b"\x00" * 4 + b"NOPE" + bytes(range(200)))
+    unknown_op = tmp_path / "unknown_op.onnx"
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"], name="first"), helper.make_node("HardSwish", ["r"], ["y"], name="swish")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), unknown_op)
+    typo = tmp_path / "typo.net"
+    typo.write_text("network t\ninput x: 1x2x4x4\ny = rleu(x)\noutput y\n")
+    return {
+        "truncated-onnx": (truncated_onnx, ["truncated.onnx"]),
+        "truncated-tflite": (truncated_tflite, ["truncated.tflite", "corrupt or truncated"]),
+        "wrong-magic": (wrong_magic, ["wrong_magic.tflite"]),
+        "unknown-op": (unknown_op, ["unknown_op.onnx", "node 'swish' (HardSwish)"]),
+        "int8-model": (MODELS / "kws_dscnn_int8.tflite", ["kws_dscnn_int8.tflite", "int8 activations"]),
+        "text-typo": (typo, ["typo.net:3:5", "unknown op 'rleu'"]),
+    }
+
+
+@pytest.mark.parametrize("case", ["truncated-onnx", "truncated-tflite", "wrong-magic", "unknown-op", "int8-model", "text-typo"])
+@pytest.mark.parametrize("command", ["compile", "info", "check"])
+def test_bad_models_give_clean_errors(tmp_path: Path, case: str, command: str):
+    path, fragments = bad_models(tmp_path)[case]
+    extra = ["-o", str(tmp_path / "out")] if command == "compile" else []
+    assert_clean_error(run("small-ir", command, str(path), *extra), *fragments)
+
+
+@pytest.mark.parametrize("model", ["ad_autoencoder.onnx", "ad_autoencoder_float.tflite"])
+def test_compile_and_run_an_imported_model(tmp_path: Path, model: str):
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((1, 640)).astype(np.float32))
+    compiled = run("small-ir", "compile", str(MODELS / model), "-t", "scalar", "-o", str(tmp_path / "out"))
+    assert compiled.returncode == 0, compiled.stderr
+    assert "MACs: 264192" in compiled.stdout
+    result = run("small-ir", "run", str(tmp_path / "out"), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"))
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "y.npy").shape == (1, 640)
