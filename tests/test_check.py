@@ -47,3 +47,11 @@ def test_a_diverging_layer_is_named(monkeypatch):
     text = check.format_report(report)
     assert f"first diverging layer: {broken} " in text
     assert "MISMATCH" in text
+
+
+def test_a_hybrid_model_is_checked_at_the_quantization_tolerance():
+    """TFLite runs hybrid models with int8-quantized activations: check says so and allows for it."""
+    report = check.check_model(MODELS / "kws_dscnn_hybrid.tflite", target="scalar", count=5)
+    assert "hybrid int8 kernels" in report.reference
+    assert report.ok
+    assert 1e-4 < report.outputs[0].max_rel <= check.HYBRID_TOLERANCE  # quantization error, as expected

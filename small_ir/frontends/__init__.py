@@ -57,6 +57,9 @@ class ImportedModel:
     input_names: list[str]
     output_names: list[str]
     source: Path
+    hybrid: bool = False
+    """The framework runs the model with hybrid kernels (int8 weights, activations quantized on
+    the fly): its outputs differ from small-ir's exact float math by about the quantization step."""
 
     @property
     def io_layout(self) -> str:

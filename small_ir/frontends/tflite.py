@@ -306,6 +306,8 @@ class Context:
     """1xK tensors that TFLite flattened from NHWC (H, W, C); a FULLY_CONNECTED on them permutes its weights."""
     consumers: dict[int, list[tuple[OpInfo, int]]] = field(default_factory=dict)
     """For each tensor: the ops reading it, with the input position."""
+    hybrid: bool = False
+    """int8 weights met float activations: TFLite runs this model with hybrid kernels."""
 
     def tensor(self, index: int) -> TensorInfo:
         if index < 0:
@@ -359,6 +361,7 @@ class Context:
         if data.dtype in (np.int8, np.uint8):
             if tensor.quantization is None:
                 raise Unsupported(f"the {tensor.type_name} weights '{tensor.name}' have no quantization scales")
+            self.hybrid = True
             return dequantize(tensor, data)
         raise Unsupported(
             f"weights '{tensor.name}' are {tensor.type_name}; small-ir takes float32, or int8 with scales (hybrid)"
@@ -817,6 +820,7 @@ def import_tflite(path: Path) -> ImportedModel:
         [graph.tensors[index].name for index in graph.inputs],
         [graph.tensors[index].name for index in graph.outputs],
         path,
+        hybrid=ctx.hybrid,
     )
 
 
