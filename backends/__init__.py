@@ -15,7 +15,7 @@ from importlib import import_module
 
 from small_ir.backends.microkernel import TargetSpec
 
-SHARED_MODULES = frozenset({"microkernel", "c_emitter"})
+SHARED_MODULES = frozenset({"microkernel", "simd", "c_emitter"})
 
 
 def isa_names() -> list[str]:

@@ -36,6 +36,8 @@ class TargetSpec:
     w_ob: int
     """Pixels of the register tile."""
     cflags: tuple[str, ...] = ()
+    vector_bits: int = 0
+    """Width of the ISA's vectors (0: scalar); `--target host` takes the widest the CPU runs."""
     cpu_feature: str | None = None
     """The /proc/cpuinfo flag a host needs to run this target's code natively."""
 

@@ -31,13 +31,13 @@ MANIFEST = "small-ir.json"
 
 
 def host_target() -> str:
-    """The widest target this CPU runs natively (by vector lanes)."""
+    """The target with the widest vectors this CPU runs natively."""
     try:
         flags = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
         flags = set()
     runnable = [spec for spec in targets().values() if spec.cpu_feature is None or spec.cpu_feature in flags]
-    return max(runnable, key=lambda spec: spec.c_ob).name
+    return max(runnable, key=lambda spec: spec.vector_bits).name
 
 
 def target_spec(target: str) -> TargetSpec:

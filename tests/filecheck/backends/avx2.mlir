@@ -79,7 +79,7 @@ func.func @epilogue(%x: memref<1x1x4x8xf32>, %b: memref<1x8xf32>, %y: memref<1x1
 // CHECK-NEXT:    %[[BV:[a-z0-9_]+]] = emitc.call_opaque "_mm256_loadu_ps"(%[[BP]])
 // CHECK-COUNT-2: memref.store %[[BV]], %[[T]]
 // CHECK-COUNT-2: "_mm256_max_ps"
-// CHECK:         %[[LO:[a-z0-9_]+]] = emitc.call_opaque "_mm256_set1_ps"
+// CHECK:         %[[LO:[a-z0-9_]+]] = emitc.call_opaque "_mm256_setzero_ps"
 // CHECK:         %[[HI:[a-z0-9_]+]] = emitc.call_opaque "_mm256_set1_ps"
 // CHECK-COUNT-2: "_mm256_min_ps"({{.*}}%[[HI]]{{.*}})
 // CHECK-COUNT-2: "_mm256_storeu_ps"
