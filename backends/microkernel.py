@@ -17,13 +17,13 @@ from typing import Any, ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
 from small_ir.dialects import kernel
-from small_ir.loops import Index, LoopBuilder
+from small_ir.loops import Constants, Index, LoopBuilder
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,9 @@ class LowerKernel(ModulePass):
                     f"choose small-layout{{c_ob=...}} as a multiple of {self.isa.vector_lanes}"
                 )
         tiles: dict[SSAValue, Tile] = {}
+        constants: dict[Block, Constants] = {}
         for kernel_op in kernel_ops:
-            lower_op(self.isa(LoopBuilder(InsertPoint.before(kernel_op))), kernel_op, tiles)
+            lower_op(self.isa(LoopBuilder.before(kernel_op, constants)), kernel_op, tiles)
         for kernel_op in reversed(kernel_ops):
             Rewriter.erase_op(kernel_op, safe_erase=False)
         includes = [StringAttr(name) for name in self.isa.includes]

@@ -44,6 +44,9 @@ from xdsl.irdl import (
 )
 from xdsl.utils.exceptions import VerifyException
 
+MAX_ELEMENTS = 2**31 - 1
+"""Elements of one tensor: C indexes stay within 32 bits, the arena within reason."""
+
 Pair = tuple[int, int]
 Pads = tuple[int, int, int, int]
 
@@ -88,6 +91,8 @@ class NNOp(IRDLOperation):
                 self.fail(f"operand {index} has element type {memref_type.get_element_type()}; small-ir compiles f32 networks")
             if any(dim < 0 for dim in memref_type.get_shape()):
                 self.fail(f"operand {index} has a dynamic shape; small-ir needs static shapes")
+            if prod(memref_type.get_shape()) > MAX_ELEMENTS:
+                self.fail(f"operand {index} has {prod(memref_type.get_shape())} elements; small-ir supports up to {MAX_ELEMENTS}")
         self.verify_shapes()
 
     def verify_shapes(self) -> None:

@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith, math, memref
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
-from xdsl.rewriter import InsertPoint
 
 from small_ir.dialects import small
 from small_ir.dialects.nn import shape_of
 from small_ir.dialects.small import Activation, activation_of
-from small_ir.loops import Index, LoopBuilder
+from small_ir.loops import Constants, Index, LoopBuilder
 
 
 @dataclass
@@ -151,11 +150,14 @@ LOWERINGS: dict[type[Operation], Callable] = {
 
 
 class LowerNonTiled(RewritePattern):
+    def __init__(self):
+        self.constants: dict[Block, Constants] = {}
+
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         lowering = LOWERINGS.get(type(op))
         if lowering is None:
             return
-        lowering(LoopBuilder(InsertPoint.before(op)), op)
+        lowering(LoopBuilder.before(op, self.constants), op)
         rewriter.erase(op)
 
 

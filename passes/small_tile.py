@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith
 from xdsl.dialects.builtin import ModuleOp, i64
-from xdsl.ir import SSAValue
+from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
-from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import PassFailedException
 
 from small_ir.dialects import kernel, small
 from small_ir.dialects.small import ceil_div
-from small_ir.loops import Index, LoopBuilder
+from small_ir.loops import Constants, Index, LoopBuilder
 
 
 @dataclass(frozen=True)
@@ -192,11 +191,14 @@ class LayerNest:
 
 
 class TileLayer(RewritePattern):
+    def __init__(self):
+        self.constants: dict[Block, Constants] = {}
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: small.LayerOp, rewriter: PatternRewriter):
         if not op.block:
             raise PassFailedException(f"small-tile: {op.kind.data} layer is not blocked yet; run small-layout first")
-        LayerNest(op, LoopBuilder(InsertPoint.before(op))).build()
+        LayerNest(op, LoopBuilder.before(op, self.constants)).build()
         rewriter.erase(op)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,9 @@ from xdsl.passes import PassPipeline
 
 from small_ir.backends import TargetSpec, targets
 from small_ir.context import make_context
-from small_ir.dialects import nn
 from small_ir.dialects.nn import shape_of
 from small_ir.errors import SmallIRError
+from small_ir.frontends import IO_LAYOUT
 from small_ir.passes import get_all_passes
 
 MANIFEST = "small-ir.json"
@@ -54,9 +54,14 @@ def pipeline_spec(target: str, c_ob: int | None = None, w_ob: int | None = None,
     return ",".join(["nn-to-small", "small-fuse", layout, "small-tile", "small-lower-nontiled", "plan-memory", spec.kernel_pass])
 
 
-def run_pipeline(module: ModuleOp, spec: str) -> None:
-    PassPipeline.parse_spec(get_all_passes(), spec).apply(make_context(), module)
-    module.verify()
+def run_pipeline(module: ModuleOp, spec: str) -> list[tuple[str, float]]:
+    """Applies the passes of `spec` in turn; returns each pass's name and seconds."""
+    ctx, timings = make_context(), []
+    for module_pass in PassPipeline.parse_spec(get_all_passes(), spec).passes:
+        start = time.perf_counter()
+        module_pass.apply(ctx, module)
+        timings.append((module_pass.name, time.perf_counter() - start))
+    return timings
 
 
 def entry_function(module: ModuleOp) -> func.FuncOp:
@@ -84,15 +89,9 @@ def output_arguments(function: func.FuncOp) -> list[int]:
 
 def count_macs(module: ModuleOp) -> int:
     """Multiply-accumulates of the conv and dense layers, as the network defines them."""
-    total = 0
-    for op in module.walk():
-        if isinstance(op, nn.Conv2dOp):
-            out_channels, per_group, fh, fw = shape_of(op.weight)
-            _, _, out_h, out_w = shape_of(op.output)
-            total += out_h * out_w * out_channels * per_group * fh * fw
-        elif isinstance(op, nn.DenseOp):
-            total += prod(shape_of(op.weight))
-    return total
+    from small_ir.inspect import layer_macs
+
+    return sum(layer_macs(op) for op in module.walk() if op.dialect_name() == "nn")
 
 
 @dataclass
@@ -107,6 +106,8 @@ class CompiledModel:
     macs: int
     cflags: tuple[str, ...] = ()
     io_layout: str = "nchw"
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    """Seconds per compilation step (each pass, then the C emitter)."""
     _workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     @property
@@ -226,7 +227,7 @@ def compile(module: ModuleOp, target: str = "host", name: str = "model", io_layo
     module = module.clone()
     module.verify()
     if io_layout is None:
-        declared = module.attributes.get("small.io_layout")
+        declared = module.attributes.get(IO_LAYOUT)
         io_layout = declared.data if isinstance(declared, StringAttr) else "nchw"
     function = entry_function(module)
     outputs = output_arguments(function)
@@ -236,16 +237,19 @@ def compile(module: ModuleOp, target: str = "host", name: str = "model", io_layo
 
     macs = count_macs(module)
     function.sym_name = StringAttr(name)
-    run_pipeline(module, pipeline_spec(spec.name, io_layout=io_layout))
+    timings = run_pipeline(module, pipeline_spec(spec.name, io_layout=io_layout))
     prefix_globals(module, f"{name}_")
     function.sym_name = StringAttr(f"{name}_run")
     shapes = [shape_of(argument) for argument in function.body.block.args]
     arena_bytes = function.attributes["small.arena_bytes"].value.data  # type: ignore[union-attr]
     input_shapes, output_shapes = shapes[: len(inputs)], shapes[len(inputs) :]
+    start = time.perf_counter()
+    c_source = emit_c(module)
+    timings.append(("emit C", time.perf_counter() - start))
     return CompiledModel(
         name=name,
         target=spec.name,
-        c_source=emit_c(module),
+        c_source=c_source,
         header=make_header(name, input_shapes, output_shapes, arena_bytes, macs),
         input_shapes=input_shapes,
         output_shapes=output_shapes,
@@ -253,4 +257,5 @@ def compile(module: ModuleOp, target: str = "host", name: str = "model", io_layo
         macs=macs,
         cflags=spec.cflags,
         io_layout=io_layout,
+        timings=timings,
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder, InsertPoint
-from xdsl.dialects import arith, scf
+from xdsl.dialects import arith, func, scf
 from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, f32
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 Index = int | SSAValue
 
@@ -27,25 +27,64 @@ def known(index: Index) -> Index:
     return index
 
 
+class Constants:
+    """Each constant once, at the start of the function's entry block (so it dominates every use)."""
+
+    def __init__(self, function_block: Block):
+        self.block = function_block
+        self.known: dict[Attribute, SSAValue] = {}
+        self.last: Operation | None = None
+
+    @staticmethod
+    def for_op(op: Operation, pools: dict[Block, Constants]) -> Constants:
+        """The pool of the function around `op`, from `pools` (one per pass run)."""
+        while not isinstance(op.parent_op(), func.FuncOp):
+            op = op.parent_op()
+        block = op.parent_block()
+        if block not in pools:
+            pools[block] = Constants(block)
+        return pools[block]
+
+    def get(self, value: Attribute) -> SSAValue:
+        if value in self.known:
+            return self.known[value]
+        # Each new constant goes after the previous one, so all stay in front of the code using them.
+        point = InsertPoint.after(self.last) if self.last is not None else InsertPoint.at_start(self.block)
+        self.last = Builder(point).insert(arith.ConstantOp(value))
+        self.known[value] = self.last.result
+        return self.known[value]
+
+
 class LoopBuilder:
     """Inserts ops at an insertion point; `for_` nests loops."""
 
-    def __init__(self, point: InsertPoint):
+    def __init__(self, point: InsertPoint, constants: Constants | None = None):
         self.builder = Builder(point)
+        self.constants = constants
+
+    @staticmethod
+    def before(op: Operation, pools: dict[Block, Constants]) -> LoopBuilder:
+        """A builder inserting before `op`, sharing the function's constants through `pools`."""
+        return LoopBuilder(InsertPoint.before(op), Constants.for_op(op, pools))
 
     def insert(self, op: Operation) -> Operation:
         return self.builder.insert(op)
 
+    def constant(self, value: Attribute) -> SSAValue:
+        if self.constants is None:
+            return self.insert(arith.ConstantOp(value)).result
+        return self.constants.get(value)
+
     def value(self, index: Index) -> SSAValue:
         if isinstance(index, int):
-            return self.insert(arith.ConstantOp(IntegerAttr(index, IndexType()))).result
+            return self.constant(IntegerAttr(index, IndexType()))
         return index
 
     def values(self, indices: Sequence[Index]) -> list[SSAValue]:
         return [self.value(index) for index in indices]
 
     def f32(self, number: float) -> SSAValue:
-        return self.insert(arith.ConstantOp(FloatAttr(number, f32))).result
+        return self.constant(FloatAttr(number, f32))
 
     def _binary(self, op_class, fold: Callable[[int, int], int], a: Index, b: Index) -> Index:
         a, b = known(a), known(b)

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import MemRefType, ModuleOp
+from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.traits import SymbolTable
 from xdsl.utils.exceptions import VerifyException
@@ -112,6 +113,33 @@ def _compare(actual: list[np.ndarray], expected: list[np.ndarray], rtol: float, 
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f"output {index} diverged {where}")
 
 
+def check_dominance(module: ModuleOp) -> None:
+    """
+    Raises VerifyException when an op uses a value defined after it (xDSL 0.74's
+    verifier does not check SSA dominance). Values are visible from their
+    definition to the end of their block, and in the regions nested there.
+    """
+
+    visible: set[SSAValue] = set()
+
+    def visit(block: Block) -> None:
+        defined = list(block.args)
+        visible.update(defined)
+        for op in block.ops:
+            for operand in op.operands:
+                if operand not in visible:
+                    raise VerifyException(f"{op.name} uses a value before its definition ({operand.type})")
+            for region in op.regions:
+                for inner in region.blocks:
+                    visit(inner)
+            visible.update(op.results)
+            defined.extend(op.results)
+        visible.difference_update(defined)
+
+    for block in module.body.blocks:
+        visit(block)
+
+
 def assert_pipeline_preserves_semantics(
     module: ModuleOp,
     passes: Sequence[ModulePass] | str,
@@ -133,6 +161,7 @@ def assert_pipeline_preserves_semantics(
         module_pass.apply(ctx, module)
         try:
             module.verify()
+            check_dominance(module)
         except VerifyException as error:
             raise AssertionError(f"the module does not verify {where}: {error}") from error
         _compare(_run(module, inputs, where), expected, rtol, where)

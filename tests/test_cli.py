@@ -112,7 +112,7 @@ def test_run_rejects_an_input_of_the_wrong_shape(tmp_path: Path):
 
     np.save(tmp_path / "x.npy", np.zeros((3, 3), np.float32))
     result = run("small-ir", "run", EXAMPLE, "--input", str(tmp_path / "x.npy"))
-    assert_clean_error(result, "shape (3, 3) does not fit the model input (1, 4, 8, 8)")
+    assert_clean_error(result, "shape (3, 3) does not fit the model input 1x4x8x8 (NCHW)")
 
 
 def test_run_rejects_a_directory_that_is_not_a_compiled_model(tmp_path: Path):

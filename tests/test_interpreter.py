@@ -485,3 +485,26 @@ def test_arith_ops_added_to_xdsl():
 
 
 # endregion
+
+
+def test_check_dominance_finds_a_use_before_its_definition():
+    from xdsl.parser import Parser
+
+    from small_ir.context import make_context
+    from small_ir.testing import check_dominance
+
+    module = Parser(make_context(), """
+    func.func @f(%m: memref<4xf32>) {
+      %c0 = arith.constant 0 : index
+      %v = memref.load %m[%c0] : memref<4xf32>
+      memref.store %v, %m[%c0] : memref<4xf32>
+      func.return
+    }
+    """).parse_module()
+    check_dominance(module)  # in order: fine
+    block = module.body.block.first_op.body.block
+    load = list(block.ops)[1]
+    load.detach()
+    block.insert_op_before(load, block.last_op)  # the load now comes after its user
+    with pytest.raises(VerifyException, match="memref.store uses a value before its definition"):
+        check_dominance(module)

@@ -57,7 +57,7 @@ def test_model_matches_its_framework(file: str, target: str):
     compiled = small_ir.compile(load_model(path).module, target=target)
     batches = random_inputs(compiled.input_shapes, seed=len(file))
     ours = [compiled.run(*inputs)[0] for inputs in batches]
-    expected = [run_framework(path, inputs)[0][0] for inputs in batches]
+    expected = [run_framework(path.suffix[1:], path, inputs)[0][0] for inputs in batches]
     assert_matches(ours, expected)
 
 
@@ -70,5 +70,5 @@ def test_hybrid_kws_matches_the_float_model(target: str):
     compiled = small_ir.compile(load_model(MODELS / "kws_dscnn_hybrid.tflite").module, target=target)
     batches = random_inputs(compiled.input_shapes, seed=7)
     ours = [compiled.run(*inputs)[0] for inputs in batches]
-    expected = [run_framework(MODELS / "kws_dscnn_float.tflite", inputs)[0][0] for inputs in batches]
+    expected = [run_framework("tflite", MODELS / "kws_dscnn_float.tflite", inputs)[0][0] for inputs in batches]
     assert_matches(ours, expected)

@@ -57,6 +57,8 @@ class ImportedModel:
     input_names: list[str]
     output_names: list[str]
     source: Path
+    framework: str | None = None
+    """The framework that defines the model ("onnx", "tflite"), for `small-ir check`; None: small-ir itself."""
     hybrid: bool = False
     """The framework runs the model with hybrid kernels (int8 weights, activations quantized on
     the fly): its outputs differ from small-ir's exact float math by about the quantization step."""
@@ -72,20 +74,22 @@ def set_io_layout(module: ModuleOp, layout: str) -> None:
 
 
 def load_model(path: str | Path) -> ImportedModel:
-    """Imports a model file by its kind: .onnx, .tflite, .mlir (nn dialect) or the small-ir text format."""
+    """Imports a model file by its kind (suffix or content): ONNX, TFLite, .mlir (nn dialect) or the text format."""
     path = Path(path)
     if not path.is_file():
         raise SmallIRError(f"{path}: no such file")
-    head = path.read_bytes()[:8]
-    if path.suffix == ".onnx":
-        from small_ir.frontends.onnx import import_onnx
-
-        return import_onnx(path)
-    if path.suffix == ".tflite" or head[4:8] == b"TFL3":
+    with path.open("rb") as file:
+        head = file.read(8)
+    suffix = path.suffix.lower()
+    if suffix == ".tflite" or head[4:8] == b"TFL3":
         from small_ir.frontends.tflite import import_tflite
 
         return import_tflite(path)
-    if path.suffix == ".mlir":
+    if suffix == ".onnx" or (suffix != ".mlir" and head[:1] == b"\x08"):  # ONNX protobufs start with ir_version
+        from small_ir.frontends.onnx import import_onnx
+
+        return import_onnx(path)
+    if suffix == ".mlir":
         from small_ir.frontends.mlir import import_mlir
 
         return import_mlir(path)

@@ -359,6 +359,7 @@ def fold_batch_norm(ctx: ImportContext, node: NodeProto, channels: int) -> tuple
     except Unsupported:
         return None  # the BatchNormalization reports it
     ctx.folded.add(reader.output[0])
+    ctx.net.source = reader.output[0]  # the layer now computes the BatchNormalization's output
     return affine
 
 
@@ -695,7 +696,7 @@ def load_checked(path: Path) -> onnx.ModelProto:
         raise ModelImportError(path, [f"not a readable ONNX model: {error}"]) from None
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as error:
+    except Exception as error:  # ValidationError, and decoding errors of corrupt strings
         # The checker stops at the first op type it does not know: name every unsupported one.
         problems = Problems(path)
         for index, node in enumerate(model.graph.node):
@@ -833,4 +834,4 @@ def import_onnx(path: Path) -> ImportedModel:
         raise ModelImportError(path, reasons)
     module = net.build(*outputs)
     set_io_layout(module, "nchw")
-    return ImportedModel(module, [value.name for value in inputs], output_names, path)
+    return ImportedModel(module, [value.name for value in inputs], output_names, path, framework="onnx")

@@ -625,6 +625,7 @@ def convert_reshape(ctx: Context, op: OpInfo) -> Tensor:
         and op.outputs[0] not in ctx.graph.outputs
     ):
         ctx.nhwc_flattened[op.outputs[0]] = tuple(source.shape[1:])
+        ctx.net.source = None  # an NCHW flatten: not comparable with TFLite's NHWC-ordered tensor
         return ctx.net.flatten(x)
     raise Unsupported(
         f"reshaping {list(source.shape)} to {list(target.shape)} reorders the data in NCHW; "
@@ -820,6 +821,7 @@ def import_tflite(path: Path) -> ImportedModel:
         [graph.tensors[index].name for index in graph.inputs],
         [graph.tensors[index].name for index in graph.outputs],
         path,
+        framework="tflite",
         hybrid=ctx.hybrid,
     )
 

@@ -23,22 +23,26 @@ func.func @conv_tile(%x: memref<1x2x4x4xf32>, %w: memref<1x1x1x1x4x4xf32>, %b: m
 
 // CHECK-LABEL: func.func @conv_tile(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x2x4x4xf32>, %[[W:[a-z0-9_]+]]: memref<1x1x1x1x4x4xf32>, %[[B:[a-z0-9_]+]]: memref<1x4xf32>, %[[Y:[a-z0-9_]+]]: memref<1x2x4x4xf32>)
+// The constants, once, at the start of the function.
+// CHECK-DAG:     %[[C0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-DAG:     %[[C2:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C4:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK-DAG:     %[[LO:[a-z0-9_]+]] = arith.constant 0.000000e+00 : f32
+// CHECK-DAG:     %[[HI:[a-z0-9_]+]] = arith.constant 6.000000e+00 : f32
 // CHECK:         %[[T:[a-z0-9_]+]] = memref.alloca() : memref<2x4xf32>
 // Broadcast: every pixel gets the 4 bias lanes.
-// CHECK-DAG:     %[[NP:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK:         scf.for %[[P:[a-z0-9_]+]] = %{{.*}} to %[[NP]] step %{{.*}} {
-// CHECK-DAG:       %[[NL:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK:           scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[NL]] step %{{.*}} {
+// CHECK-NEXT:    scf.for %[[P:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
+// CHECK-NEXT:      scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C4]] step %[[C1]] {
 // CHECK-NEXT:        %[[V:[a-z0-9_]+]] = memref.load %[[B]][%{{.*}}, %[[L]]] : memref<1x4xf32>
 // CHECK-NEXT:        memref.store %[[V]], %[[T]][%[[P]], %[[L]]] : memref<2x4xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
 // FMA: input channel 1 of pixel p (column p * 2) times weight lane l.
-// CHECK:         scf.for %[[P:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:           scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT:        %[[STRIDE:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK-NEXT:        %[[COL:[a-z0-9_]+]] = arith.muli %[[P]], %[[STRIDE]] : index
-// CHECK:             %[[XV:[a-z0-9_]+]] = memref.load %[[X]][%{{.*}}, %{{.*}}, %[[COL]], %{{.*}}] : memref<1x2x4x4xf32>
+// CHECK-NEXT:    scf.for %[[P:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
+// CHECK-NEXT:      scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C4]] step %[[C1]] {
+// CHECK-NEXT:        %[[COL:[a-z0-9_]+]] = arith.muli %[[P]], %[[C2]] : index
+// CHECK-NEXT:        %[[XV:[a-z0-9_]+]] = memref.load %[[X]][%{{.*}}, %{{.*}}, %[[COL]], %{{.*}}] : memref<1x2x4x4xf32>
 // CHECK-NEXT:        %[[WV:[a-z0-9_]+]] = memref.load %[[W]][%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x1x1x1x4x4xf32>
 // CHECK-NEXT:        %[[PROD:[a-z0-9_]+]] = arith.mulf %[[XV]], %[[WV]] : f32
 // CHECK-NEXT:        %[[ACC:[a-z0-9_]+]] = memref.load %[[T]][%[[P]], %[[L]]] : memref<2x4xf32>
@@ -46,15 +50,12 @@ func.func @conv_tile(%x: memref<1x2x4x4xf32>, %w: memref<1x1x1x1x4x4xf32>, %b: m
 // CHECK-NEXT:        memref.store %[[SUM]], %[[T]][%[[P]], %[[L]]] : memref<2x4xf32>
 // Clamp: max with 0, then min with 6.
 // CHECK:             %[[ACC:[a-z0-9_]+]] = memref.load %[[T]]
-// CHECK-NEXT:        %[[LO:[a-z0-9_]+]] = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT:        %[[M1:[a-z0-9_]+]] = arith.maximumf %[[ACC]], %[[LO]] : f32
-// CHECK-NEXT:        %[[HI:[a-z0-9_]+]] = arith.constant 6.000000e+00 : f32
 // CHECK-NEXT:        %[[M2:[a-z0-9_]+]] = arith.minimumf %[[M1]], %[[HI]] : f32
 // CHECK-NEXT:        memref.store %[[M2]], %[[T]]
 // Store: tile -> output.
 // CHECK:         scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT:      %{{.*}} = arith.constant 0 : index
-// CHECK:           scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:      scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK-NEXT:        %[[V:[a-z0-9_]+]] = memref.load %[[T]][%{{.*}}, %[[L]]] : memref<2x4xf32>
 // CHECK-NEXT:        memref.store %[[V]], %[[Y]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x2x4x4xf32>
 // CHECK-NEXT:      }
@@ -77,8 +78,10 @@ func.func @lanewise(%x: memref<1x1x4x4xf32>, %dw: memref<1x1x1x4xf32>, %y: memre
 
 // CHECK-LABEL: func.func @lanewise(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x1x4x4xf32>, %[[DW:[a-z0-9_]+]]: memref<1x1x1x4xf32>, %[[Y:[a-z0-9_]+]]: memref<1x1x4x4xf32>)
+// CHECK-DAG:     %[[NEG_INF:[a-z0-9_]+]] = arith.constant 0xff800000 : f32
+// CHECK-DAG:     %[[ALPHA:[a-z0-9_]+]] = arith.constant 1.000000e-01 : f32
+// CHECK-DAG:     %[[ZERO:[a-z0-9_]+]] = arith.constant 0.000000e+00 : f32
 // CHECK:         %[[T:[a-z0-9_]+]] = memref.alloca() : memref<2x4xf32>
-// CHECK-NEXT:    %[[NEG_INF:[a-z0-9_]+]] = arith.constant 0xff800000 : f32
 // CHECK:             memref.store %[[NEG_INF]], %[[T]][%{{.*}}, %{{.*}}] : memref<2x4xf32>
 // CHECK:             %[[XV:[a-z0-9_]+]] = memref.load %[[X]]
 // CHECK-NEXT:        %[[ACC:[a-z0-9_]+]] = memref.load %[[T]]
@@ -86,7 +89,7 @@ func.func @lanewise(%x: memref<1x1x4x4xf32>, %dw: memref<1x1x1x4xf32>, %y: memre
 // CHECK-NEXT:        memref.store %[[MAX]], %[[T]]
 // Depthwise: input lane l of pixel p times weight lane l.
 // CHECK:         scf.for %[[P:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:           scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:      scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK-NEXT:        %[[XV:[a-z0-9_]+]] = memref.load %[[X]][%{{.*}}, %{{.*}}, %[[P]], %[[L]]] : memref<1x1x4x4xf32>
 // CHECK-NEXT:        %[[WV:[a-z0-9_]+]] = memref.load %[[DW]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x1x1x4xf32>
 // CHECK-NEXT:        %[[PROD:[a-z0-9_]+]] = arith.mulf %[[XV]], %[[WV]] : f32
@@ -98,9 +101,7 @@ func.func @lanewise(%x: memref<1x1x4x4xf32>, %dw: memref<1x1x1x4xf32>, %y: memre
 // CHECK-NEXT:        memref.store %[[SCALED]], %[[T]]
 // Leaky: x >= 0 ? x : 0.1 * x.
 // CHECK:             %[[ACC:[a-z0-9_]+]] = memref.load %[[T]]
-// CHECK-NEXT:        %[[ALPHA:[a-z0-9_]+]] = arith.constant 1.000000e-01 : f32
 // CHECK-NEXT:        %[[NEG:[a-z0-9_]+]] = arith.mulf %[[ACC]], %[[ALPHA]] : f32
-// CHECK-NEXT:        %[[ZERO:[a-z0-9_]+]] = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT:        %[[POS:[a-z0-9_]+]] = arith.cmpf oge, %[[ACC]], %[[ZERO]] : f32
 // CHECK-NEXT:        %[[R:[a-z0-9_]+]] = arith.select %[[POS]], %[[ACC]], %[[NEG]] : f32
 // CHECK-NEXT:        memref.store %[[R]], %[[T]]

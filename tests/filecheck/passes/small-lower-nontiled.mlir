@@ -2,7 +2,8 @@
 
 // small-lower-nontiled turns small.convert, small.softmax and small.concat into
 // plain loops of memref.load / memref.store over the logical channels: the
-// padding lanes of a blocked buffer are never read or written.
+// padding lanes of a blocked buffer are never read or written. Every constant
+// is created once, at the start of the function.
 
 // CHECK-NOT: small.convert
 // CHECK-NOT: small.softmax
@@ -16,27 +17,24 @@ func.func @to_blocked(%x: memref<1x6x2x2xf32>, %y: memref<2x2x2x4xf32>) {
 
 // CHECK-LABEL: func.func @to_blocked(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x6x2x2xf32>, %[[Y:[a-z0-9_]+]]: memref<2x2x2x4xf32>)
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
-// CHECK:           scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:             scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT:          %{{.*}} = arith.constant 0 : index
-// CHECK-NEXT:          %[[B0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-DAG:     %[[C2:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C4:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C4]] step %[[C1]] {
+// CHECK-NEXT:      scf.for %[[H:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
+// CHECK-NEXT:        scf.for %[[W:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
 // CHECK-NEXT:          %[[V:[a-z0-9_]+]] = memref.load %[[X]][%{{.*}}, %[[L]], %[[H]], %[[W]]] : memref<1x6x2x2xf32>
-// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[B0]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
+// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[C0]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
 // CHECK-NEXT:        }
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
-// CHECK-NEXT:      %[[OFF:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[OFF]], %[[L]] : index
-// CHECK:           scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:             scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT:          %{{.*}} = arith.constant 0 : index
-// CHECK-NEXT:          %[[B1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-NEXT:    scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
+// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[C4]], %[[L]] : index
+// CHECK-NEXT:      scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:        scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK-NEXT:          %[[V:[a-z0-9_]+]] = memref.load %[[X]][%{{.*}}, %[[C]], %[[H]], %[[W]]] : memref<1x6x2x2xf32>
-// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[B1]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
+// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[C1]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
 // CHECK:         func.return
 
 // Blocked -> plain 1xN (the model's output): the same walk, the other way.
@@ -47,18 +45,17 @@ func.func @to_plain(%x: memref<2x1x1x4xf32>, %y: memref<1x6xf32>) {
 
 // CHECK-LABEL: func.func @to_plain(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<2x1x1x4xf32>, %[[Y:[a-z0-9_]+]]: memref<1x6xf32>)
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
-// CHECK:           %[[B0:[a-z0-9_]+]] = arith.constant 0 : index
-// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[B0]], %{{.*}}, %{{.*}}, %[[L]]] : memref<2x1x1x4xf32>
+// CHECK-DAG:     %[[C0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-DAG:     %[[C2:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C4:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C4]] step %[[C1]] {
+// CHECK-NEXT:      %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[C0]], %{{.*}}, %{{.*}}, %[[L]]] : memref<2x1x1x4xf32>
 // CHECK-NEXT:      memref.store %[[V]], %[[Y]][%{{.*}}, %[[L]]] : memref<1x6xf32>
 // CHECK-NEXT:    }
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
-// CHECK-NEXT:      %[[OFF:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[OFF]], %[[L]] : index
-// CHECK-NEXT:      %[[B1:[a-z0-9_]+]] = arith.constant 1 : index
-// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[B1]], %{{.*}}, %{{.*}}, %[[L]]] : memref<2x1x1x4xf32>
+// CHECK-NEXT:    scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
+// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[C4]], %[[L]] : index
+// CHECK-NEXT:      %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[C1]], %{{.*}}, %{{.*}}, %[[L]]] : memref<2x1x1x4xf32>
 // CHECK-NEXT:      memref.store %[[V]], %[[Y]][%{{.*}}, %[[C]]] : memref<1x6xf32>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return
@@ -72,26 +69,21 @@ func.func @reshape(%x: memref<1x2x2x4xf32>, %y: memref<4x1x1x4xf32>) {
 
 // CHECK-LABEL: func.func @reshape(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x2x2x4xf32>, %[[Y:[a-z0-9_]+]]: memref<4x1x1x4xf32>)
+// CHECK-DAG:     %[[C2:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C4:[a-z0-9_]+]] = arith.constant 4 : index
 // CHECK:         scf.for %[[CB:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:           scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT:        %[[FOUR:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK-NEXT:        %[[M:[a-z0-9_]+]] = arith.muli %[[CB]], %[[FOUR]] : index
+// CHECK-NEXT:      scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:        %[[M:[a-z0-9_]+]] = arith.muli %[[CB]], %[[C4]] : index
 // CHECK-NEXT:        %[[FLAT:[a-z0-9_]+]] = arith.addi %[[M]], %[[L]] : index
-// Source channel, then row and column, of the flat index.
-// CHECK-NEXT:        %[[HW_SIZE:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK-NEXT:        %[[SC:[a-z0-9_]+]] = arith.divui %[[FLAT]], %[[HW_SIZE]] : index
-// CHECK-NEXT:        %{{.*}} = arith.constant 4 : index
-// CHECK-NEXT:        %[[HW:[a-z0-9_]+]] = arith.remui %[[FLAT]], %{{.*}} : index
-// CHECK-NEXT:        %[[WIDTH:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK-NEXT:        %[[SH:[a-z0-9_]+]] = arith.divui %[[HW]], %[[WIDTH]] : index
-// CHECK-NEXT:        %{{.*}} = arith.constant 2 : index
-// CHECK-NEXT:        %[[SW:[a-z0-9_]+]] = arith.remui %[[HW]], %{{.*}} : index
+// Source channel, then row and column, of the flat index (H * W = 4, W = 2).
+// CHECK-NEXT:        %[[SC:[a-z0-9_]+]] = arith.divui %[[FLAT]], %[[C4]] : index
+// CHECK-NEXT:        %[[HW:[a-z0-9_]+]] = arith.remui %[[FLAT]], %[[C4]] : index
+// CHECK-NEXT:        %[[SH:[a-z0-9_]+]] = arith.divui %[[HW]], %[[C2]] : index
+// CHECK-NEXT:        %[[SW:[a-z0-9_]+]] = arith.remui %[[HW]], %[[C2]] : index
 // And the block and lane of the source channel.
-// CHECK-NEXT:        %{{.*}} = arith.constant 4 : index
-// CHECK-NEXT:        %[[SB:[a-z0-9_]+]] = arith.divui %[[SC]], %{{.*}} : index
-// CHECK-NEXT:        %{{.*}} = arith.constant 4 : index
-// CHECK-NEXT:        %[[SL:[a-z0-9_]+]] = arith.remui %[[SC]], %{{.*}} : index
-// CHECK:             %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[SB]], %[[SH]], %[[SW]], %[[SL]]] : memref<1x2x2x4xf32>
+// CHECK-NEXT:        %[[SB:[a-z0-9_]+]] = arith.divui %[[SC]], %[[C4]] : index
+// CHECK-NEXT:        %[[SL:[a-z0-9_]+]] = arith.remui %[[SC]], %[[C4]] : index
+// CHECK-NEXT:        %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[SB]], %[[SH]], %[[SW]], %[[SL]]] : memref<1x2x2x4xf32>
 // CHECK-NEXT:        memref.store %[[V]], %[[Y]][%[[CB]], %{{.*}}, %{{.*}}, %[[L]]] : memref<4x1x1x4xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
@@ -105,20 +97,21 @@ func.func @softmax(%x: memref<1x1x1x8xf32>, %y: memref<1x1x1x8xf32>) {
 
 // CHECK-LABEL: func.func @softmax(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x1x1x8xf32>, %[[Y:[a-z0-9_]+]]: memref<1x1x1x8xf32>)
-// The maximum: a reduction over the 5 channels, from -inf.
 // CHECK-DAG:     %[[NEG_INF:[a-z0-9_]+]] = arith.constant 0xff800000 : f32
+// CHECK-DAG:     %[[ZERO:[a-z0-9_]+]] = arith.constant 0.000000e+00 : f32
+// CHECK-DAG:     %[[ONE:[a-z0-9_]+]] = arith.constant 1.000000e+00 : f32
 // CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 5 : index
+// CHECK-DAG:     %[[C8:[a-z0-9_]+]] = arith.constant 8 : index
+// The maximum: a reduction over the 5 channels, from -inf.
 // CHECK:         %[[MAX:[a-z0-9_]+]] = scf.for %[[C:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} iter_args(%[[M:[a-z0-9_]+]] = %[[NEG_INF]]) -> (f32) {
-// CHECK:           %[[CB:[a-z0-9_]+]] = arith.divui %[[C]], %{{.*}} : index
-// CHECK:           %[[CL:[a-z0-9_]+]] = arith.remui %[[C]], %{{.*}} : index
-// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[CB]], %{{.*}}, %{{.*}}, %[[CL]]] : memref<1x1x1x8xf32>
+// CHECK-NEXT:      %[[CB:[a-z0-9_]+]] = arith.divui %[[C]], %[[C8]] : index
+// CHECK-NEXT:      %[[CL:[a-z0-9_]+]] = arith.remui %[[C]], %[[C8]] : index
+// CHECK-NEXT:      %[[V:[a-z0-9_]+]] = memref.load %[[X]][%[[CB]], %{{.*}}, %{{.*}}, %[[CL]]] : memref<1x1x1x8xf32>
 // CHECK-NEXT:      %[[M2:[a-z0-9_]+]] = arith.maximumf %[[M]], %[[V]] : f32
 // CHECK-NEXT:      scf.yield %[[M2]] : f32
 // CHECK-NEXT:    }
 // exp(x - max), stored, and summed from 0.
-// CHECK-DAG:     %[[ZERO:[a-z0-9_]+]] = arith.constant 0.000000e+00 : f32
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 5 : index
-// CHECK:         %[[SUM:[a-z0-9_]+]] = scf.for %{{.*}} = %{{.*}} to %[[N]] step %{{.*}} iter_args(%[[ACC:[a-z0-9_]+]] = %[[ZERO]]) -> (f32) {
+// CHECK-NEXT:    %[[SUM:[a-z0-9_]+]] = scf.for %{{.*}} = %{{.*}} to %[[N]] step %{{.*}} iter_args(%[[ACC:[a-z0-9_]+]] = %[[ZERO]]) -> (f32) {
 // CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[X]]
 // CHECK-NEXT:      %[[D:[a-z0-9_]+]] = arith.subf %[[V]], %[[MAX]] : f32
 // CHECK-NEXT:      %[[E:[a-z0-9_]+]] = math.exp %[[D]] : f32
@@ -127,10 +120,8 @@ func.func @softmax(%x: memref<1x1x1x8xf32>, %y: memref<1x1x1x8xf32>) {
 // CHECK-NEXT:      scf.yield %[[ACC2]] : f32
 // CHECK-NEXT:    }
 // Then one division, and a loop scaling each exp by 1 / sum.
-// CHECK-NEXT:    %[[ONE:[a-z0-9_]+]] = arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:    %[[INV:[a-z0-9_]+]] = arith.divf %[[ONE]], %[[SUM]] : f32
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 5 : index
-// CHECK:         scf.for %{{.*}} = %{{.*}} to %[[N]] step %{{.*}} {
+// CHECK-NEXT:    scf.for %{{.*}} = %{{.*}} to %[[N]] step %{{.*}} {
 // CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[Y]]
 // CHECK-NEXT:      %[[S:[a-z0-9_]+]] = arith.mulf %[[V]], %[[INV]] : f32
 // CHECK:           memref.store %[[S]], %[[Y]]
@@ -146,22 +137,20 @@ func.func @concat(%a: memref<1x2x2x4xf32>, %b: memref<1x2x2x4xf32>, %y: memref<2
 
 // CHECK-LABEL: func.func @concat(
 // CHECK-SAME:      %[[A:[a-z0-9_]+]]: memref<1x2x2x4xf32>, %[[B:[a-z0-9_]+]]: memref<1x2x2x4xf32>, %[[Y:[a-z0-9_]+]]: memref<2x2x2x4xf32>)
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
-// CHECK:           scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:             scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT:          %{{.*}} = arith.constant 0 : index
-// CHECK-NEXT:          %[[B0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-DAG:     %[[C3:[a-z0-9_]+]] = arith.constant 3 : index
+// CHECK-DAG:     %[[C4:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C4]] step %[[C1]] {
+// CHECK-NEXT:      scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:        scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK-NEXT:          %[[V:[a-z0-9_]+]] = memref.load %[[A]][%{{.*}}, %[[H]], %[[W]], %[[L]]] : memref<1x2x2x4xf32>
-// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[B0]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 3 : index
-// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
-// CHECK:           scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:             scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:               %{{.*}} = arith.constant 0 : index
-// CHECK-NEXT:          %[[B1:[a-z0-9_]+]] = arith.constant 1 : index
-// CHECK-NEXT:          %[[V:[a-z0-9_]+]] = memref.load %[[B]][%{{.*}}, %[[H]], %[[W]], %[[L]]] : memref<1x2x2x4xf32>
-// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[B1]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
+// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[C0]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C3]] step %[[C1]] {
+// CHECK-NEXT:      scf.for %[[H:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:        scf.for %[[W:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:               %[[V:[a-z0-9_]+]] = memref.load %[[B]][%{{.*}}, %[[H]], %[[W]], %[[L]]] : memref<1x2x2x4xf32>
+// CHECK-NEXT:          memref.store %[[V]], %[[Y]][%[[C1]], %[[H]], %[[W]], %[[L]]] : memref<2x2x2x4xf32>
 // CHECK:         func.return
 
 // Concat of 3 + 2 channels: the second input starts at channel 3, inside
@@ -173,18 +162,20 @@ func.func @concat_unaligned(%a: memref<1x1x1x4xf32>, %b: memref<1x1x1x4xf32>, %y
 
 // CHECK-LABEL: func.func @concat_unaligned(
 // CHECK-SAME:      %[[A:[a-z0-9_]+]]: memref<1x1x1x4xf32>, %[[B:[a-z0-9_]+]]: memref<1x1x1x4xf32>, %[[Y:[a-z0-9_]+]]: memref<2x1x1x4xf32>)
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 3 : index
-// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
-// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[A]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x1x1x4xf32>
+// CHECK-DAG:     %[[C0:[a-z0-9_]+]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-DAG:     %[[C2:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C3:[a-z0-9_]+]] = arith.constant 3 : index
+// CHECK-DAG:     %[[C4:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C3]] step %[[C1]] {
+// CHECK-NEXT:      %[[V:[a-z0-9_]+]] = memref.load %[[A]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x1x1x4xf32>
 // CHECK-NEXT:      memref.store %[[V]], %[[Y]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<2x1x1x4xf32>
 // CHECK-NEXT:    }
-// CHECK-DAG:     %[[N:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK:         scf.for %[[L:[a-z0-9_]+]] = %{{.*}} to %[[N]] step %{{.*}} {
-// CHECK-NEXT:      %[[OFF:[a-z0-9_]+]] = arith.constant 3 : index
-// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[L]], %[[OFF]] : index
-// CHECK:           %[[CB:[a-z0-9_]+]] = arith.divui %[[C]], %{{.*}} : index
-// CHECK:           %[[CL:[a-z0-9_]+]] = arith.remui %[[C]], %{{.*}} : index
-// CHECK:           %[[V:[a-z0-9_]+]] = memref.load %[[B]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x1x1x4xf32>
+// CHECK-NEXT:    scf.for %[[L:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
+// CHECK-NEXT:      %[[C:[a-z0-9_]+]] = arith.addi %[[L]], %[[C3]] : index
+// CHECK-NEXT:      %[[CB:[a-z0-9_]+]] = arith.divui %[[C]], %[[C4]] : index
+// CHECK-NEXT:      %[[CL:[a-z0-9_]+]] = arith.remui %[[C]], %[[C4]] : index
+// CHECK-NEXT:      %[[V:[a-z0-9_]+]] = memref.load %[[B]][%{{.*}}, %{{.*}}, %{{.*}}, %[[L]]] : memref<1x1x1x4xf32>
 // CHECK-NEXT:      memref.store %[[V]], %[[Y]][%[[CB]], %{{.*}}, %{{.*}}, %[[CL]]] : memref<2x1x1x4xf32>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return

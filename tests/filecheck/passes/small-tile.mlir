@@ -16,47 +16,41 @@ func.func @conv(%x: memref<2x3x19x4xf32>, %w: memref<2x2x3x3x4x4xf32>, %b: memre
 
 // CHECK-LABEL: func.func @conv(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<2x3x19x4xf32>, %[[W:[a-z0-9_]+]]: memref<2x2x3x3x4x4xf32>, %[[B:[a-z0-9_]+]]: memref<2x4xf32>, %[[Y:[a-z0-9_]+]]: memref<2x2x10x4xf32>)
-// One loop over the 2 output-channel blocks, one over the 2 output rows.
+// The constants, once, at the start of the function.
 // CHECK-DAG:     %[[C0:[a-z0-9_]+]] = arith.constant 0 : index
-// CHECK-DAG:     %[[C2:[a-z0-9_]+]] = arith.constant 2 : index
 // CHECK-DAG:     %[[C1:[a-z0-9_]+]] = arith.constant 1 : index
+// CHECK-DAG:     %[[C2:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C3:[a-z0-9_]+]] = arith.constant 3 : index
+// CHECK-DAG:     %[[C4:[a-z0-9_]+]] = arith.constant 4 : index
+// CHECK-DAG:     %[[C7:[a-z0-9_]+]] = arith.constant 7 : index
+// CHECK-DAG:     %[[C9:[a-z0-9_]+]] = arith.constant 9 : index
+// One loop over the 2 output-channel blocks, one over the 2 output rows.
 // CHECK:         scf.for %[[KB:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
-// CHECK-DAG:       %[[NOH:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK:           scf.for %[[OH:[a-z0-9_]+]] = %{{.*}} to %[[NOH]] step %{{.*}} {
+// CHECK-NEXT:      scf.for %[[OH:[a-z0-9_]+]] = %[[C0]] to %[[C2]] step %[[C1]] {
 // The valid filter rows of this output row, computed at run time.
 // CHECK:             %[[KHLO:[a-z0-9_]+]] = arith.maxsi
 // CHECK:             %[[KHHI:[a-z0-9_]+]] = arith.minsi
 
 // Left border column 0: a 1-pixel tile, bias-initialised, filter columns 1..3 only.
 // CHECK-NEXT:        %[[T0:[a-z0-9_]+]] = kernel.tile : !kernel.tile<1x4xf32>
-// CHECK-NEXT:        %[[Z:[a-z0-9_]+]] = arith.constant 0 : index
-// CHECK-NEXT:        kernel.broadcast %[[T0]], %[[B]][%[[KB]], %[[Z]]] : !kernel.tile<1x4xf32>, memref<2x4xf32>
+// CHECK-NEXT:        kernel.broadcast %[[T0]], %[[B]][%[[KB]], %[[C0]]] : !kernel.tile<1x4xf32>, memref<2x4xf32>
 // CHECK:             scf.for %{{.*}} = %[[KHLO]] to %[[KHHI]] step %{{.*}} {
-// CHECK-DAG:           %[[KWLO:[a-z0-9_]+]] = arith.constant 1 : index
-// CHECK-DAG:           %[[KWHI:[a-z0-9_]+]] = arith.constant 3 : index
-// CHECK:               scf.for %{{.*}} = %[[KWLO]] to %[[KWHI]] step %{{.*}} {
+// CHECK-NEXT:          scf.for %{{.*}} = %[[C1]] to %[[C3]] step %{{.*}} {
 // CHECK:                 kernel.fma %[[T0]], %[[X]][%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] pixel_stride 2, %[[W]][%[[KB]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : !kernel.tile<1x4xf32>, memref<2x3x19x4xf32>, memref<2x2x3x3x4x4xf32>
 // CHECK:             kernel.store %[[T0]], %[[Y]][%[[KB]], %[[OH]], %{{.*}}, %{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>, memref<2x2x10x4xf32>
 
 // Full tiles: a loop of 3-pixel tiles over all 3x3 taps.
-// CHECK-DAG:         %[[TLO:[a-z0-9_]+]] = arith.constant 0 : index
-// CHECK-DAG:         %[[THI:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK:             scf.for %{{.*}} = %[[TLO]] to %[[THI]] step %{{.*}} {
+// CHECK:             scf.for %{{.*}} = %[[C0]] to %[[C2]] step %{{.*}} {
 // CHECK:               %[[T1:[a-z0-9_]+]] = kernel.tile : !kernel.tile<3x4xf32>
-// CHECK-NEXT:          %[[Z:[a-z0-9_]+]] = arith.constant 0 : index
-// CHECK-NEXT:          kernel.broadcast %[[T1]], %[[B]][%[[KB]], %[[Z]]] : !kernel.tile<3x4xf32>, memref<2x4xf32>
+// CHECK-NEXT:          kernel.broadcast %[[T1]], %[[B]][%[[KB]], %[[C0]]] : !kernel.tile<3x4xf32>, memref<2x4xf32>
 // CHECK:               scf.for %[[KH:[a-z0-9_]+]] = %[[KHLO]] to %[[KHHI]] step %{{.*}} {
-// CHECK-DAG:             %[[KWLO:[a-z0-9_]+]] = arith.constant 0 : index
-// CHECK-DAG:             %[[KWHI:[a-z0-9_]+]] = arith.constant 3 : index
-// CHECK:                 scf.for %[[KW:[a-z0-9_]+]] = %[[KWLO]] to %[[KWHI]] step %{{.*}} {
+// CHECK-NEXT:            scf.for %[[KW:[a-z0-9_]+]] = %[[C0]] to %[[C3]] step %{{.*}} {
 // The 4 channels of input block 0, one rank-1 update each ...
-// CHECK-DAG:               %[[NCI:[a-z0-9_]+]] = arith.constant 4 : index
-// CHECK:                   scf.for %[[CI:[a-z0-9_]+]] = %{{.*}} to %[[NCI]] step %{{.*}} {
+// CHECK:                   scf.for %[[CI:[a-z0-9_]+]] = %{{.*}} to %[[C4]] step %{{.*}} {
 // CHECK:                     kernel.fma %[[T1]], %[[X]][%{{.*}}, %{{.*}}, %{{.*}}, %[[CI]]] pixel_stride 2, %[[W]][%[[KB]], %{{.*}}, %[[KH]], %[[KW]], %[[CI]], %{{.*}}] : !kernel.tile<3x4xf32>
 // CHECK-NEXT:              }
 // ... then the 1 remaining channel, in input block 1.
-// CHECK-NEXT:              %[[CB1:[a-z0-9_]+]] = arith.constant 1 : index
-// CHECK:                   kernel.fma %[[T1]], %[[X]][%[[CB1]], %{{.*}}, %{{.*}}, %{{.*}}] pixel_stride 2, %[[W]][%[[KB]], %{{.*}}, %[[KH]], %[[KW]], %{{.*}}, %{{.*}}] : !kernel.tile<3x4xf32>
+// CHECK-NEXT:              kernel.fma %[[T1]], %[[X]][%[[C1]], %{{.*}}, %{{.*}}, %{{.*}}] pixel_stride 2, %[[W]][%[[KB]], %{{.*}}, %[[KH]], %[[KW]], %{{.*}}, %{{.*}}] : !kernel.tile<3x4xf32>
 // CHECK-NEXT:            }
 // CHECK-NEXT:          }
 // CHECK:               kernel.store %[[T1]], %[[Y]][%[[KB]], %[[OH]], %{{.*}}, %{{.*}}] pixel_stride 1 : !kernel.tile<3x4xf32>, memref<2x2x10x4xf32>
@@ -64,25 +58,17 @@ func.func @conv(%x: memref<2x3x19x4xf32>, %w: memref<2x2x3x3x4x4xf32>, %b: memre
 
 // The remainder tile: 2 pixels at column 7.
 // CHECK-NEXT:        %[[T2:[a-z0-9_]+]] = kernel.tile : !kernel.tile<2x4xf32>
-// CHECK-NEXT:        %{{.*}} = arith.constant 0 : index
 // CHECK-NEXT:        kernel.broadcast %[[T2]], %[[B]]
 // CHECK:             kernel.fma %[[T2]], {{.*}} pixel_stride 2, {{.*}} : !kernel.tile<2x4xf32>
-// CHECK:             %[[C7:[a-z0-9_]+]] = arith.constant 7 : index
-// CHECK-NEXT:        %{{.*}} = arith.constant 0 : index
-// CHECK-NEXT:        kernel.store %[[T2]], %[[Y]][%[[KB]], %[[OH]], %[[C7]], %{{.*}}] pixel_stride 1 : !kernel.tile<2x4xf32>, memref<2x2x10x4xf32>
+// CHECK:             kernel.store %[[T2]], %[[Y]][%[[KB]], %[[OH]], %[[C7]], %{{.*}}] pixel_stride 1 : !kernel.tile<2x4xf32>, memref<2x2x10x4xf32>
 
 // Right border column 9: filter columns 0..2 only.
 // CHECK-NEXT:        %[[T3:[a-z0-9_]+]] = kernel.tile : !kernel.tile<1x4xf32>
-// CHECK-NEXT:        %{{.*}} = arith.constant 0 : index
 // CHECK-NEXT:        kernel.broadcast %[[T3]], %[[B]]
 // CHECK:             scf.for %{{.*}} = %[[KHLO]] to %[[KHHI]] step %{{.*}} {
-// CHECK-DAG:           %[[KWLO:[a-z0-9_]+]] = arith.constant 0 : index
-// CHECK-DAG:           %[[KWHI:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK:               scf.for %{{.*}} = %[[KWLO]] to %[[KWHI]] step %{{.*}} {
+// CHECK-NEXT:          scf.for %{{.*}} = %[[C0]] to %[[C2]] step %{{.*}} {
 // CHECK:                 kernel.fma %[[T3]], {{.*}} pixel_stride 2, {{.*}} : !kernel.tile<1x4xf32>
-// CHECK:             %[[C9:[a-z0-9_]+]] = arith.constant 9 : index
-// CHECK-NEXT:        %{{.*}} = arith.constant 0 : index
-// CHECK-NEXT:        kernel.store %[[T3]], %[[Y]][%[[KB]], %[[OH]], %[[C9]], %{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>, memref<2x2x10x4xf32>
+// CHECK:             kernel.store %[[T3]], %[[Y]][%[[KB]], %[[OH]], %[[C9]], %{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>, memref<2x2x10x4xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
 // CHECK-NOT:     kernel.
@@ -115,6 +101,9 @@ func.func @avg(%x: memref<1x3x3x4xf32>, %y: memref<1x3x3x4xf32>) {
 }
 
 // CHECK-LABEL: func.func @avg(
+// CHECK-DAG:     %[[C2:[a-z0-9_]+]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C3:[a-z0-9_]+]] = arith.constant 3 : index
+// CHECK-DAG:     %[[ONE:[a-z0-9_]+]] = arith.constant 1.000000e+00 : f32
 // CHECK:           %[[KHLO:[a-z0-9_]+]] = arith.maxsi
 // CHECK:           %[[KHHI:[a-z0-9_]+]] = arith.minsi
 // Left border: 2 valid columns.
@@ -122,26 +111,22 @@ func.func @avg(%x: memref<1x3x3x4xf32>, %y: memref<1x3x3x4xf32>) {
 // CHECK-NEXT:      kernel.fill %[[T]] {value = 0.000000e+00 : f32} : !kernel.tile<1x4xf32>
 // CHECK:           kernel.add %[[T]], %{{.*}} pixel_stride 1
 // CHECK:           %[[ROWS:[a-z0-9_]+]] = arith.subi %[[KHHI]], %[[KHLO]] : index
-// CHECK-NEXT:      %[[COLS:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK-NEXT:      %[[N:[a-z0-9_]+]] = arith.muli %[[ROWS]], %[[COLS]] : index
+// CHECK-NEXT:      %[[N:[a-z0-9_]+]] = arith.muli %[[ROWS]], %[[C2]] : index
 // CHECK-NEXT:      %[[NI:[a-z0-9_]+]] = arith.index_cast %[[N]] : index to i64
 // CHECK:           %[[NF:[a-z0-9_]+]] = arith.sitofp %[[NI]] : i64 to f32
-// CHECK-NEXT:      %[[ONE:[a-z0-9_]+]] = arith.constant 1.000000e+00 : f32
 // CHECK-NEXT:      %[[F:[a-z0-9_]+]] = arith.divf %[[ONE]], %[[NF]] : f32
 // CHECK-NEXT:      kernel.scale %[[T]], %[[F]] : !kernel.tile<1x4xf32>
 // CHECK:           kernel.store %[[T]]
 // The interior column: 3 valid columns.
 // CHECK-NEXT:      %[[T:[a-z0-9_]+]] = kernel.tile : !kernel.tile<1x4xf32>
 // CHECK:           %[[ROWS:[a-z0-9_]+]] = arith.subi %[[KHHI]], %[[KHLO]] : index
-// CHECK-NEXT:      %[[COLS:[a-z0-9_]+]] = arith.constant 3 : index
-// CHECK-NEXT:      %[[N:[a-z0-9_]+]] = arith.muli %[[ROWS]], %[[COLS]] : index
+// CHECK-NEXT:      %[[N:[a-z0-9_]+]] = arith.muli %[[ROWS]], %[[C3]] : index
 // CHECK:           kernel.scale %[[T]], %{{.*}} : !kernel.tile<1x4xf32>
 // CHECK:           kernel.store %[[T]]
 // Right border: 2 valid columns.
 // CHECK-NEXT:      %[[T:[a-z0-9_]+]] = kernel.tile : !kernel.tile<1x4xf32>
 // CHECK:           %[[ROWS:[a-z0-9_]+]] = arith.subi %[[KHHI]], %[[KHLO]] : index
-// CHECK-NEXT:      %[[COLS:[a-z0-9_]+]] = arith.constant 2 : index
-// CHECK-NEXT:      %[[N:[a-z0-9_]+]] = arith.muli %[[ROWS]], %[[COLS]] : index
+// CHECK-NEXT:      %[[N:[a-z0-9_]+]] = arith.muli %[[ROWS]], %[[C2]] : index
 // CHECK:           kernel.scale %[[T]], %{{.*}} : !kernel.tile<1x4xf32>
 // CHECK:           kernel.store %[[T]]
 // CHECK-NEXT:    }
