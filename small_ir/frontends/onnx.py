@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from math import ceil, prod
+from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -25,26 +25,12 @@ from xdsl.utils.exceptions import VerifyException
 
 from small_ir.builder import NetworkBuilder, Tensor
 from small_ir.dialects import nn
-from small_ir.dialects.nn import fmt, window_output_size
+from small_ir.dialects.nn import fmt
 from small_ir.frontends import ImportedModel, ModelImportError, Problems, set_io_layout
+from small_ir.frontends.common import Padded, Pads, Unsupported, add_pads, channel_affine, check_window_fits, same_pads
 
 OPSETS = range(11, 22)
 DEFAULT_DOMAINS = ("", "ai.onnx")
-Pads = tuple[int, int, int, int]
-
-
-class Unsupported(Exception):
-    """A node the nn dialect cannot express exactly; the message says why."""
-
-
-@dataclass(frozen=True)
-class Padded:
-    """The output of a Pad node, left for its only reader to fold into its window."""
-
-    tensor: Tensor
-    pads: Pads
-
-
 Value = Tensor | np.ndarray | Padded
 
 
@@ -139,17 +125,6 @@ def reshape(net: NetworkBuilder, x: Tensor, shape: Sequence[int]) -> Tensor:
     return net.reshape(x, shape=shape)
 
 
-def channel_affine(net: NetworkBuilder, x: Tensor, scale: np.ndarray, shift: np.ndarray) -> Tensor:
-    """y[:, c] = scale[c] * x[:, c] + shift[c], as a 1x1 depthwise conv (on a 1xCxHx1 view unless x is NCHW)."""
-    channels = x.shape[1]
-    weight = np.asarray(scale, np.float32).reshape(channels, 1, 1, 1)
-    bias = np.asarray(shift, np.float32)
-    if len(x.shape) == 4:
-        return net.conv2d(x, weight, bias, group=channels)
-    image = reshape(net, x, (1, channels, prod(x.shape[2:]), 1))
-    return reshape(net, net.conv2d(image, weight, bias, group=channels), x.shape)
-
-
 # Sliding windows: Conv, MaxPool, AveragePool.
 
 
@@ -181,9 +156,7 @@ def window_pads(
     if tuple(dilations) != (1, 1):
         # onnxruntime rejects it for Conv and ignores the dilation for MaxPool.
         raise Unsupported(f"auto_pad {auto_pad} with dilations {list(dilations)} is not supported")
-    totals = [max(0, (ceil(n / s) - 1) * s + k - n) for n, k, s in zip(size, kernel, strides)]
-    begins = [total // 2 if auto_pad == "SAME_UPPER" else total - total // 2 for total in totals]
-    return (begins[0], begins[1], totals[0] - begins[0], totals[1] - begins[1])
+    return same_pads(size, kernel, strides, dilations, odd_at_end=auto_pad == "SAME_UPPER")
 
 
 def ceil_mode_pads(
@@ -204,14 +177,6 @@ def ceil_mode_pads(
     return (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
 
 
-def check_window_fits(size: Sequence[int], kernel: Sequence[int], strides, pads: Pads, dilations) -> None:
-    for axis in (0, 1):
-        if window_output_size(size[axis], kernel[axis], strides[axis], pads[axis], pads[axis + 2], dilations[axis]) < 1:
-            raise Unsupported(
-                f"the {fmt(kernel)} window (dilations {list(dilations)}) does not fit the {fmt(size)} input with pads {list(pads)}"
-            )
-
-
 def check_pool_pads(pads: Pads, kernel: Sequence[int]) -> None:
     if max(pads[0], pads[2]) >= kernel[0] or max(pads[1], pads[3]) >= kernel[1]:
         raise Unsupported(
@@ -225,10 +190,6 @@ def window_input(ctx: ImportContext, name: str) -> tuple[Tensor, Pads]:
     if isinstance(value, Padded):
         return nchw(value.tensor), value.pads
     return nchw(ctx.tensor(name)), (0, 0, 0, 0)
-
-
-def add_pads(a: Sequence[int], b: Sequence[int]) -> Pads:
-    return tuple(x + y for x, y in zip(a, b))  # type: ignore[return-value]
 
 
 # Converters: each returns the value of the node's first output.

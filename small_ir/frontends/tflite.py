@@ -36,8 +36,8 @@ from xdsl.dialects import memref
 from xdsl.utils.exceptions import VerifyException
 
 from small_ir.builder import NetworkBuilder, Tensor
-from small_ir.dialects.nn import window_output_size
 from small_ir.frontends import ImportedModel, ModelImportError, Problems, set_io_layout
+from small_ir.frontends.common import Padded, Unsupported, add_pads, channel_affine, check_window_fits, same_pads
 
 TYPE_NAMES = {value: name for name, value in vars(TensorType).items() if not name.startswith("_")}
 NUMPY_TYPES = {
@@ -72,10 +72,6 @@ OPTIONS = {
     "MEAN": ("ReducerOptions", ("KeepDims",)),
     "LEAKY_RELU": ("LeakyReluOptions", ("Alpha",)),
 }
-
-
-class Unsupported(Exception):
-    """Raised by a converter: the op cannot be imported, for the reason given."""
 
 
 # Reading: the flatbuffer into plain Python objects.
@@ -279,21 +275,6 @@ def _check_indices(graph: Graph) -> list[str]:
 # Converting: a context, helpers, and one converter per builtin op.
 
 
-@dataclass(frozen=True)
-class Padded:
-    """A PAD folded into its only consumer (a conv, depthwise conv or average pool)."""
-
-    source: Tensor
-    pads: tuple[int, int, int, int]
-    """top, left, bottom, right"""
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        _, channels, height, width = self.source.shape
-        top, left, bottom, right = self.pads
-        return (1, channels, height + top + bottom, width + left + right)
-
-
 @dataclass
 class Context:
     graph: Graph
@@ -329,7 +310,7 @@ class Context:
         """The input of a windowed op, with the pads of a PAD folded into it."""
         value = self.values.get(index)
         if isinstance(value, Padded):
-            return value.source, value.pads
+            return value.tensor, value.pads
         x = self.activation(index)
         if len(x.shape) != 4:
             raise Unsupported(
@@ -436,23 +417,7 @@ def own_pads(
         return (0, 0, 0, 0)
     if padding != Padding.SAME:
         raise Unsupported(f"unknown padding {padding}")
-    before, after = [], []
-    for extent, k, stride, dilation in zip(size, kernel, strides, dilations):
-        out = -(-extent // stride)
-        total = max((out - 1) * stride + dilation * (k - 1) + 1 - extent, 0)
-        before.append(total // 2)
-        after.append(total - total // 2)
-    return (before[0], before[1], after[0], after[1])
-
-
-def check_window(size: tuple[int, int], kernel, strides, pads, dilations=(1, 1)) -> None:
-    for axis in (0, 1):
-        if window_output_size(size[axis], kernel[axis], strides[axis], pads[axis], pads[axis + 2], dilations[axis]) < 1:
-            raise Unsupported(f"the {kernel[0]}x{kernel[1]} window does not fit the {size[0]}x{size[1]} input")
-
-
-def added(a, b) -> tuple[int, int, int, int]:
-    return tuple(x + y for x, y in zip(a, b))  # type: ignore[return-value]
+    return same_pads(size, kernel, strides, dilations)
 
 
 # One converter per builtin op: (context, op) -> the output as a builder Tensor,
@@ -473,10 +438,10 @@ def convert_conv_2d(ctx: Context, op: OpInfo) -> Tensor:
     strides = pair(op.options, "StrideH", "StrideW")
     dilations = pair(op.options, "DilationHFactor", "DilationWFactor", 1)
     pads = own_pads(op, (height, width), (kh, kw), strides, dilations)
-    check_window((height, width), (kh, kw), strides, pads, dilations)
+    check_window_fits((height, width), (kh, kw), strides, pads, dilations)
     weight = weight.transpose(0, 3, 1, 2)
     return ctx.net.conv2d(
-        x, weight, bias, strides=strides, pads=added(pads, extra), dilations=dilations, group=channels // per_group
+        x, weight, bias, strides=strides, pads=add_pads(pads, extra), dilations=dilations, group=channels // per_group
     )
 
 
@@ -492,11 +457,11 @@ def convert_depthwise_conv_2d(ctx: Context, op: OpInfo) -> Tensor:
     strides = pair(op.options, "StrideH", "StrideW")
     dilations = pair(op.options, "DilationHFactor", "DilationWFactor", 1)
     pads = own_pads(op, (height, width), (kh, kw), strides, dilations)
-    check_window((height, width), (kh, kw), strides, pads, dilations)
+    check_window_fits((height, width), (kh, kw), strides, pads, dilations)
     # Output channel c*M + m reads input channel c: group c holds outputs c*M .. c*M+M-1.
     weight = weight[0].transpose(2, 0, 1)[:, None]
     return ctx.net.conv2d(
-        x, weight, bias, strides=strides, pads=added(pads, extra), dilations=dilations, group=channels
+        x, weight, bias, strides=strides, pads=add_pads(pads, extra), dilations=dilations, group=channels
     )
 
 
@@ -523,16 +488,6 @@ def convert_fully_connected(ctx: Context, op: OpInfo) -> Tensor:
         height, width, channels = nhwc
         weight = weight.reshape(outputs, height, width, channels).transpose(0, 3, 1, 2).reshape(outputs, inputs)
     return ctx.net.dense(x, weight, bias)
-
-
-def per_channel_affine(ctx: Context, x: Tensor, scale: np.ndarray, shift: np.ndarray | None) -> Tensor:
-    """x * scale + shift per channel, as a 1x1 depthwise conv (a 1xN tensor is viewed as N channels)."""
-    channels = x.shape[1]
-    weight = scale.astype(np.float32).reshape(channels, 1, 1, 1)
-    if len(x.shape) == 2:
-        y = ctx.net.conv2d(ctx.net.reshape(x, shape=(1, channels, 1, 1)), weight, shift, group=channels)
-        return ctx.net.reshape(y, shape=(1, channels))
-    return ctx.net.conv2d(x, weight, shift, group=channels)
 
 
 def per_channel(ctx: Context, index: int, channels: int) -> np.ndarray:
@@ -570,10 +525,10 @@ def binary(kind: str) -> Callable[[Context, OpInfo], Tensor]:
         c = per_channel(ctx, lhs if constant_first else rhs, x.shape[1])
         ones = np.ones_like(c)
         if kind == "add":
-            return per_channel_affine(ctx, x, ones, c)
+            return channel_affine(ctx.net, x, ones, c)
         if kind == "mul":
-            return per_channel_affine(ctx, x, c, None)
-        return per_channel_affine(ctx, x, -ones, c) if constant_first else per_channel_affine(ctx, x, ones, -c)
+            return channel_affine(ctx.net, x, c, None)
+        return channel_affine(ctx.net, x, -ones, c) if constant_first else channel_affine(ctx.net, x, ones, -c)
 
     return convert
 
@@ -587,7 +542,7 @@ def pool(kind: str) -> Callable[[Context, OpInfo], Tensor]:
         kernel = pair(op.options, "FilterHeight", "FilterWidth")
         strides = pair(op.options, "StrideH", "StrideW")
         pads = own_pads(op, (height, width), kernel, strides, (1, 1))
-        check_window((height, width), kernel, strides, pads)
+        check_window_fits((height, width), kernel, strides, pads)
         if kind == "max":
             return ctx.net.max_pool2d(x, kernel_shape=kernel, strides=strides, pads=pads)
         if any(extra):
