@@ -5,7 +5,8 @@ compile time and converts layout only at the function's inputs and outputs.
 
 * intermediate buffers change type, plain -> blocked;
 * each input argument is converted once into a blocked buffer, each output
-  argument is written through a blocked buffer converted at the end;
+  argument is written through a blocked buffer converted at the end (with
+  `io_layout=blocked` the arguments themselves become blocked buffers);
 * conv weights become `[K/Cb][F_c/Cb][Fh][Fw][Cb][Cb]`, depthwise weights
   `[C/Cb][Fh][Fw][Cb]`, biases `[K/Cb][Cb]`, zero-padded;
 * every small op records `c_ob` (and `small.layer` the tile width `w_ob`);
@@ -60,6 +61,9 @@ def pack_bias(bias: np.ndarray, block: int) -> np.ndarray:
     return padded.reshape(-1, block)
 
 
+IO_LAYOUTS = ("nchw", "nhwc", "blocked")
+
+
 def is_small_op(op: Operation) -> bool:
     return isinstance(op, small.LayerOp | small.ConvertOp | small.SoftmaxOp | small.ConcatOp)
 
@@ -75,11 +79,12 @@ class SmallLayout(ModulePass):
     """Register tile width: output pixels per microkernel call."""
 
     io_layout: str = "nchw"
-    """Layout of the function's 4-D inputs and outputs: nchw, or nhwc (they become 1xHxWxC)."""
+    """Layout of the function's inputs and outputs: nchw; nhwc (4-D ones become 1xHxWxC);
+    or blocked (the arguments are the blocked buffers: no conversion, e.g. to chain compiled parts)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.io_layout not in ("nchw", "nhwc"):
-            raise PassFailedException(f"small-layout: io_layout must be nchw or nhwc, got {self.io_layout}")
+        if self.io_layout not in IO_LAYOUTS:
+            raise PassFailedException(f"small-layout: io_layout must be one of {', '.join(IO_LAYOUTS)}, got {self.io_layout}")
         if self.c_ob < 1 or self.w_ob < 1:
             raise PassFailedException(f"small-layout: c_ob and w_ob must be >= 1, got c_ob={self.c_ob} w_ob={self.w_ob}")
         for function in op.ops:
@@ -116,6 +121,8 @@ class SmallLayout(ModulePass):
         if not users:
             return set()
         plain = activation_of(argument, 0, 0)
+        if self.io_layout == "blocked":
+            return {self.block_argument(block, index)}
         buffer = memref.AllocOp([], [], blocked_type(argument, self.c_ob))
         nhwc = self.io_layout == "nhwc" and len(shape_of(argument)) == 4
         if nhwc:
@@ -136,6 +143,13 @@ class SmallLayout(ModulePass):
                 if operand is argument:
                     op.operands[index] = buffer.memref
         return {buffer.memref}
+
+    def block_argument(self, block: Block, index: int) -> SSAValue:
+        """io_layout=blocked: the argument itself becomes the blocked buffer (no conversion)."""
+        function = block.parent_op()
+        assert isinstance(function, func.FuncOp)
+        function.replace_argument_type(block.args[index], blocked_type(block.args[index], self.c_ob), Rewriter())
+        return block.args[index]
 
     def block_op(self, module: ModuleOp, op: Operation, blocked: set[SSAValue]) -> None:
         block_attr = IntegerAttr(self.c_ob, i64)

@@ -51,23 +51,17 @@ from pathlib import Path
 
 import numpy as np
 from xdsl.dialects import func, memref
-from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.ir import Block, BlockArgument, Region, SSAValue
-from xdsl.rewriter import Rewriter
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Region, SSAValue
 
 from small_ir.compiler import (
     CompiledModel,
-    count_macs,
     entry_function,
-    make_header,
     output_arguments,
-    pipeline_spec,
-    prefix_globals,
-    run_pipeline,
     target_spec,
 )
 from small_ir.compiler import compile as compile_model
-from small_ir.dialects import nn, small
+from small_ir.dialects import nn
 from small_ir.dialects.nn import shape_of
 from small_ir.errors import SmallIRError
 from small_ir.inspect import layer_macs, layer_name, nn_layers
@@ -499,64 +493,9 @@ def layer_kind(op) -> str:
     return kind + (f" s{stride}" if stride > 1 else "")
 
 
-def keep_blocked_arguments(function: func.FuncOp) -> None:
-    """
-    After small-layout: drops the layout conversions at the function's boundary,
-    so that its arguments are the blocked buffers themselves (as between layers
-    of a whole model).
-    """
-    block = function.body.block
-    rewriter = Rewriter()
-    for convert in [op for op in block.ops if isinstance(op, small.ConvertOp)]:
-        source, destination = convert.input, convert.output
-        if isinstance(source, BlockArgument) and isinstance(destination.owner, memref.AllocOp):
-            argument, buffer = source, destination
-        elif isinstance(destination, BlockArgument) and isinstance(source.owner, memref.AllocOp):
-            argument, buffer = destination, source
-        else:
-            continue
-        index = argument.index
-        function.replace_argument_type(argument, buffer.type, rewriter)
-        Rewriter.erase_op(convert)
-        buffer.replace_all_uses_with(block.args[index])
-        Rewriter.erase_op(buffer.owner)
-
-
 def compile_layer(module: ModuleOp, target: str, name: str) -> CompiledModel:
-    """
-    Like `small_ir.compile`, for timing one layer: the inputs and outputs of
-    the generated function stay in the blocked layout (no conversion), so the
-    shapes are the blocked buffers' and its outputs are not NCHW.
-    """
-    from small_ir.backends.c_emitter import emit_c
-
-    spec = target_spec(target)
-    module = module.clone()
-    function = entry_function(module)
-    macs = count_macs(module)
-    first_output = output_arguments(function)[0]
-    function.sym_name = StringAttr(name)
-    passes = pipeline_spec(spec.name).split(",")
-    cut = next(index for index, spec_text in enumerate(passes) if spec_text.startswith("small-layout")) + 1
-    run_pipeline(module, ",".join(passes[:cut]))
-    keep_blocked_arguments(function)
-    run_pipeline(module, ",".join(passes[cut:]))
-    prefix_globals(module, f"{name}_")
-    function.sym_name = StringAttr(f"{name}_run")
-    shapes = [shape_of(argument) for argument in function.body.block.args]
-    arena_bytes = function.attributes["small.arena_bytes"].value.data  # type: ignore[union-attr]
-    inputs, outputs = shapes[:first_output], shapes[first_output:]
-    return CompiledModel(
-        name=name,
-        target=spec.name,
-        c_source=emit_c(module),
-        header=make_header(name, inputs, outputs, arena_bytes, macs),
-        input_shapes=inputs,
-        output_shapes=outputs,
-        arena_bytes=arena_bytes,
-        macs=macs,
-        cflags=spec.cflags,
-    )
+    """`small_ir.compile` for timing one layer: its inputs and outputs stay in the blocked layout, as between layers."""
+    return compile_model(module, target=target, name=name, io_layout="blocked")
 
 
 # PyTorch: the same network, from the nn dialect.
