@@ -106,6 +106,8 @@ class Microkernel(ABC):
     def leaky(self, tile: Tile, alpha: float) -> None: ...
     @abstractmethod
     def sigmoid(self, tile: Tile) -> None: ...
+    @abstractmethod
+    def add_tile(self, destination: Tile, source: Tile) -> None: ...
 
 
 def _access(memref: SSAValue, indices) -> Access:
@@ -142,6 +144,9 @@ def lower_op(isa: Microkernel, op: Operation, tiles: dict[SSAValue, Tile]) -> No
     if isinstance(op, kernel.TileOp):
         tile_type = op.tile.type
         tiles[op.tile] = Tile(isa.declare(tile_type.pixels.data, tile_type.lanes.data), tile_type.pixels.data, tile_type.lanes.data)
+        return
+    if isinstance(op, kernel.AddTileOp):
+        isa.add_tile(tiles[op.destination], tiles[op.source])
         return
     LOWERINGS[type(op)](isa, tiles[op.operands[0]], op)
 

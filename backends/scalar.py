@@ -102,6 +102,13 @@ class ScalarKernel(Microkernel):
 
         self.each(tile, lambda p, c: self.update(tile, p, c, activate))
 
+    def add_tile(self, destination: Tile, source: Tile) -> None:
+        def add(p: Index, c: Index) -> None:
+            partial = self.get(source.storage, [p, c])
+            self.update(destination, p, c, lambda acc: self.loops.insert(arith.AddfOp(acc, partial)).result)
+
+        self.each(destination, add)
+
     def sigmoid(self, tile: Tile) -> None:
         self.each(tile, lambda p, c: self.update(tile, p, c, lambda acc: scalar_sigmoid(self.loops, acc)))
 

@@ -132,6 +132,10 @@ class SimdKernel(Microkernel):
             value = self.get(tile, p, j)
             self.put(tile, p, j, self.select_nonnegative(value, self.call("mul", value, slope)))
 
+    def add_tile(self, destination: Tile, source: Tile) -> None:
+        for p, j in self.each(destination):
+            self.put(destination, p, j, self.call("add", self.get(destination, p, j), self.get(source, p, j)))
+
     def sigmoid(self, tile: Tile) -> None:
         """No vector exp: each vector goes through a small buffer and scalar expf."""
         lanes = self.loops.insert(memref.AllocaOp.get(f32, shape=[self.vector_lanes])).memref

@@ -370,6 +370,27 @@ class LeakyOp(IRDLOperation):
 
 
 @irdl_op_definition
+class AddTileOp(IRDLOperation):
+    """
+    destination += source, two tiles of one type (partial sums of a split reduction).
+
+        kernel.add_tile %t, %partial : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+    """
+
+    name = "kernel.add_tile"
+    destination = operand_def(TileType)
+    source = operand_def(TileType)
+    assembly_format = "$destination `,` $source attr-dict `:` type($destination) `,` type($source)"
+
+    def __init__(self, destination: SSAValue, source: SSAValue):
+        super().__init__(operands=[destination, source])
+
+    def verify_(self) -> None:
+        if self.destination.type != self.source.type:
+            raise VerifyException(f"kernel.add_tile: tiles {self.destination.type} and {self.source.type} differ")
+
+
+@irdl_op_definition
 class SigmoidOp(IRDLOperation):
     """
     tile = 1 / (1 + exp(-tile)).
@@ -402,6 +423,7 @@ Kernel = Dialect(
         ClampOp,
         LeakyOp,
         SigmoidOp,
+        AddTileOp,
         StoreOp,
     ],
     [TileType],

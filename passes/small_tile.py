@@ -44,9 +44,10 @@ class Bounds:
 class LayerNest:
     """Builds the loop nest of one blocked small.layer."""
 
-    def __init__(self, op: small.LayerOp, loops: LoopBuilder):
+    def __init__(self, op: small.LayerOp, loops: LoopBuilder, split_k: int = 1):
         self.op = op
         self.loops = loops
+        self.split_k = split_k
         self.kind = op.kind.data
         self.block = op.block
         self.w_ob = op.w_ob.value.data
@@ -103,7 +104,10 @@ class LayerNest:
         loops, op = self.loops, self.op
         tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
         self.initialise(tile, kb, oh, ow)
-        self.accumulate(tile, kb, oh, ow, rows, columns)
+        partials = self.partial_sums(pixels)
+        self.accumulate([tile, *partials], kb, oh, ow, rows, columns)
+        for partial in partials:
+            loops.insert(kernel.AddTileOp(tile, partial))
         if self.kind == "avg":
             self.average(tile, rows, columns)
         out_index = loops.values([kb, oh, ow, 0])
@@ -119,6 +123,19 @@ class LayerNest:
             loops.insert(kernel.SigmoidOp(tile))
         loops.insert(kernel.StoreOp(tile, op.output, out_index))
 
+    def partial_sums(self, pixels: int) -> list[SSAValue]:
+        """
+        Extra zeroed tiles for a conv tile of one pixel (dense layers, border
+        pixels): its reduction is split over split_k tiles, so that split_k
+        times more FMA chains run independently, then summed.
+        """
+        if self.kind != "conv" or pixels != 1:
+            return []
+        partials = [self.loops.insert(kernel.TileOp(1, self.block)).tile for _ in range(self.split_k - 1)]
+        for partial in partials:
+            self.loops.insert(kernel.FillOp(partial, 0.0))
+        return partials
+
     def initialise(self, tile: SSAValue, kb: Index, oh: Index, ow: Index) -> None:
         loops, op = self.loops, self.op
         if op.bias is not None:
@@ -130,10 +147,10 @@ class LayerNest:
         else:
             loops.insert(kernel.FillOp(tile, 0.0))
 
-    def accumulate(self, tile: SSAValue, kb: Index, oh: Index, ow: Index, rows: Bounds, columns: Bounds) -> None:
+    def accumulate(self, tiles: list[SSAValue], kb: Index, oh: Index, ow: Index, rows: Bounds, columns: Bounds) -> None:
         if self.kind == "copy":
             return
-        loops = self.loops
+        loops, tile = self.loops, tiles[0]
         in_row = loops.sub(loops.mul(oh, self.sh), self.top)
         in_column = loops.sub(loops.mul(ow, self.sw), self.left)
 
@@ -141,7 +158,7 @@ class LayerNest:
             ih = loops.add(in_row, loops.mul(kh, self.dh))
             iw = loops.add(in_column, loops.mul(kw, self.dw))
             if self.kind == "conv":
-                self.conv_tap(tile, kb, kh, kw, ih, iw)
+                self.conv_tap(tiles, kb, kh, kw, ih, iw)
                 return
             window = loops.values([kb, ih, iw, 0])
             if self.kind == "dwconv":
@@ -153,27 +170,28 @@ class LayerNest:
 
         loops.for_(rows.lo, rows.hi, lambda kh: loops.for_(columns.lo, columns.hi, lambda kw: tap(kh, kw)))
 
-    def conv_tap(self, tile: SSAValue, kb: Index, kh: Index, kw: Index, ih: Index, iw: Index) -> None:
-        """Rank-1 updates over the reduction channels, one input-channel block at a time."""
+    def conv_tap(self, tiles: list[SSAValue], kb: Index, kh: Index, kw: Index, ih: Index, iw: Index) -> None:
+        """Rank-1 updates over the reduction channels, one input-channel block at a time;
+        with several tiles, channel ci goes to tile ci % len(tiles)."""
         loops, op = self.loops, self.op
-        channels = op.in_channels
 
-        def channel(cb: Index, ci: Index) -> None:
-            loops.insert(
-                kernel.FmaOp(
-                    tile,
-                    op.input,
-                    loops.values([cb, ih, iw, ci]),
-                    op.weights,
-                    loops.values([kb, cb, kh, kw, ci, 0]),
-                    self.sw,
-                )
-            )
+        def channel(tile: SSAValue, cb: Index, ci: Index) -> None:
+            input_index, weight_index = loops.values([cb, ih, iw, ci]), loops.values([kb, cb, kh, kw, ci, 0])
+            loops.insert(kernel.FmaOp(tile, op.input, input_index, op.weights, weight_index, self.sw))
 
-        full_blocks, rest = divmod(channels, self.block)
-        loops.for_(0, full_blocks, lambda cb: loops.for_(0, self.block, lambda ci: channel(cb, ci)))
+        def round_robin(cb: Index, first: Index) -> None:
+            for offset, tile in enumerate(tiles):
+                channel(tile, cb, loops.add(first, offset))
+
+        def channels(cb: Index, count: int) -> None:
+            whole = count - count % len(tiles)
+            loops.for_(0, whole, lambda ci: round_robin(cb, ci), step=len(tiles))
+            loops.for_(whole, count, lambda ci: channel(tiles[0], cb, ci))
+
+        full_blocks, rest = divmod(op.in_channels, self.block)
+        loops.for_(0, full_blocks, lambda cb: channels(cb, self.block))
         if rest:
-            loops.for_(0, rest, lambda ci: channel(full_blocks, ci))
+            channels(full_blocks, rest)
 
     def average(self, tile: SSAValue, rows: Bounds, columns: Bounds) -> None:
         loops = self.loops
@@ -191,14 +209,15 @@ class LayerNest:
 
 
 class TileLayer(RewritePattern):
-    def __init__(self):
+    def __init__(self, split_k: int):
+        self.split_k = split_k
         self.constants: dict[Block, Constants] = {}
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: small.LayerOp, rewriter: PatternRewriter):
         if not op.block:
             raise PassFailedException(f"small-tile: {op.kind.data} layer is not blocked yet; run small-layout first")
-        LayerNest(op, LoopBuilder.before(op, self.constants)).build()
+        LayerNest(op, LoopBuilder.before(op, self.constants), self.split_k).build()
         rewriter.erase(op)
 
 
@@ -208,7 +227,12 @@ class SmallTile(ModulePass):
 
     name = "small-tile"
 
+    split_k: int = 4
+    """Conv tiles of one pixel (dense layers, border pixels) split their reduction over this many tiles."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(TileLayer(), apply_recursively=False).rewrite_module(op)
+        if self.split_k < 1:
+            raise PassFailedException(f"small-tile: split_k must be >= 1, got {self.split_k}")
+        PatternRewriteWalker(TileLayer(self.split_k), apply_recursively=False).rewrite_module(op)
 
 

@@ -553,6 +553,12 @@ class KernelFunctions(InterpreterFunctions):
         tile -= numpy_view(array)[_tile_window(op, tile, array, indices)]
         return ()
 
+    @impl(kernel.AddTileOp)
+    def run_add_tile(self, interpreter: Interpreter, op: kernel.AddTileOp, args: PythonValues):
+        destination, source = args
+        destination += source
+        return ()
+
     @impl(kernel.SigmoidOp)
     def run_sigmoid(self, interpreter: Interpreter, op: kernel.SigmoidOp, args: PythonValues):
         (tile,) = args

@@ -36,7 +36,7 @@ class SanitizerError(ToolchainError):
     """AddressSanitizer or UndefinedBehaviorSanitizer reported a finding."""
 
 
-C_FLAGS = ["-std=c99", "-O2"]
+C_FLAGS = ["-std=c99", "-O3"]
 WARNING_FLAGS = ["-Wall", "-Wextra", "-Werror"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 
