@@ -97,7 +97,8 @@ def test_sanitized_run_returns_the_outputs():
 
 
 def test_out_of_bounds_write_is_a_sanitizer_error():
-    with pytest.raises(SanitizerError, match="heap-buffer-overflow"):
+    # ASan reports it as a heap-buffer-overflow; at -O3, UBSan's object-size check may see it first.
+    with pytest.raises(SanitizerError, match="heap-buffer-overflow|store to address .* with insufficient space"):
         run_with_sanitizers(OUT_OF_BOUNDS, "scale", [np.arange(4)], [4])
 
 
