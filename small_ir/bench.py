@@ -5,7 +5,7 @@ other frameworks, on one pinned CPU core, in one run.
 * small-ir's model is timed inside a C harness (`harness_source`): a warm-up
   loop, then repetitions of N calls timed with `clock_gettime(CLOCK_MONOTONIC)`;
   no Python in the measured loop. It is built like the library is used: the
-  toolchain's flags (`-std=c99 -O2`) plus the target's (`-mavx2 -mfma`, ...).
+  toolchain's flags (`-std=c99 -O3`) plus the target's (`-mavx2 -mfma`, ...).
 * The peers run in this process, each in a tight loop of N calls on one thread:
   onnxruntime, TFLite (ai-edge-litert) with XNNPACK and with its builtin kernels
   only, PyTorch (eager, the same network rebuilt from the nn dialect) and Apache
