@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from xdsl.context import Context
+from xdsl.dialects import arith, math
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -108,6 +109,12 @@ class Microkernel(ABC):
     def sigmoid(self, tile: Tile) -> None: ...
     @abstractmethod
     def add_tile(self, destination: Tile, source: Tile) -> None: ...
+
+
+def scalar_sigmoid(loops: LoopBuilder, x: SSAValue) -> SSAValue:
+    """1 / (1 + exp(-x)) on one f32 value."""
+    e = loops.insert(math.ExpOp(loops.insert(arith.NegfOp(x)).result)).result
+    return loops.insert(arith.DivfOp(loops.f32(1.0), loops.insert(arith.AddfOp(loops.f32(1.0), e)).result)).result
 
 
 def _access(memref: SSAValue, indices) -> Access:

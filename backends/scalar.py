@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xdsl.dialects import arith, math, memref
+from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import f32
 from xdsl.ir import SSAValue
 
-from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, TargetSpec, Tile
+from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, TargetSpec, Tile, scalar_sigmoid
 from small_ir.loops import Index
 
 TARGET = TargetSpec("scalar", c_ob=8, w_ob=4)
@@ -112,11 +112,6 @@ class ScalarKernel(Microkernel):
     def sigmoid(self, tile: Tile) -> None:
         self.each(tile, lambda p, c: self.update(tile, p, c, lambda acc: scalar_sigmoid(self.loops, acc)))
 
-
-def scalar_sigmoid(loops, x: SSAValue) -> SSAValue:
-    """1 / (1 + exp(-x)) on one f32 value."""
-    e = loops.insert(math.ExpOp(loops.insert(arith.NegfOp(x)).result)).result
-    return loops.insert(arith.DivfOp(loops.f32(1.0), loops.insert(arith.AddfOp(loops.f32(1.0), e)).result)).result
 
 
 @dataclass(frozen=True)

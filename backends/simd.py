@@ -19,8 +19,7 @@ from xdsl.dialects.builtin import f32
 from xdsl.dialects.emitc import EmitC_CallOpaqueOp, EmitC_OpaqueType
 from xdsl.ir import Attribute, SSAValue
 
-from small_ir.backends.microkernel import Access, Microkernel, Tile
-from small_ir.backends.scalar import scalar_sigmoid
+from small_ir.backends.microkernel import Access, Microkernel, Tile, scalar_sigmoid
 from small_ir.dialects.cptr import AddrOp
 
 
@@ -123,7 +122,7 @@ class SimdKernel(Microkernel):
         for p, j in self.each(tile):
             value = self.get(tile, p, j)
             for operation, bound in bounds:
-                value = self.call(operation, bound, value)  # x86 max/min return the 2nd operand on NaN: NaN propagates
+                value = self.call(operation, bound, value)  # value second: x86 max/min return it on NaN, so NaN propagates
             self.put(tile, p, j, value)
 
     def leaky(self, tile: Tile, alpha: float) -> None:

@@ -12,7 +12,7 @@ import json
 import tempfile
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +30,23 @@ from small_ir.passes import get_all_passes
 MANIFEST = "small-ir.json"
 
 
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The feature flags /proc/cpuinfo lists for this CPU (empty where it does not exist)."""
+    try:
+        return frozenset(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return frozenset()
+
+
+def runs_here(spec: TargetSpec) -> bool:
+    """Whether this CPU runs the target's code natively."""
+    return spec.cpu_feature is None or spec.cpu_feature in cpu_flags()
+
+
 def host_target() -> str:
     """The target with the widest vectors this CPU runs natively."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        flags = set()
-    runnable = [spec for spec in targets().values() if spec.cpu_feature is None or spec.cpu_feature in flags]
+    runnable = [spec for spec in targets().values() if runs_here(spec)]
     return max(runnable, key=lambda spec: spec.vector_bits).name
 
 

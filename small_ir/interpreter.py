@@ -281,51 +281,35 @@ class NNFunctions(InterpreterFunctions):
 
     @impl(nn.AddOp)
     def run_add(self, interpreter: Interpreter, op: nn.AddOp, args: PythonValues):
-        lhs, rhs, output = args
-        _write(output, reference.add(_read(lhs), _read(rhs)))
-        return ()
+        return _apply(args, reference.add)
 
     @impl(nn.SubOp)
     def run_sub(self, interpreter: Interpreter, op: nn.SubOp, args: PythonValues):
-        lhs, rhs, output = args
-        _write(output, reference.sub(_read(lhs), _read(rhs)))
-        return ()
+        return _apply(args, reference.sub)
 
     @impl(nn.SigmoidOp)
     def run_sigmoid(self, interpreter: Interpreter, op: nn.SigmoidOp, args: PythonValues):
-        x, output = args
-        _write(output, reference.sigmoid(_read(x)))
-        return ()
+        return _apply(args, reference.sigmoid)
 
     @impl(nn.MulOp)
     def run_mul(self, interpreter: Interpreter, op: nn.MulOp, args: PythonValues):
-        lhs, rhs, output = args
-        _write(output, reference.mul(_read(lhs), _read(rhs)))
-        return ()
+        return _apply(args, reference.mul)
 
     @impl(nn.ReluOp)
     def run_relu(self, interpreter: Interpreter, op: nn.ReluOp, args: PythonValues):
-        x, output = args
-        _write(output, reference.relu(_read(x)))
-        return ()
+        return _apply(args, reference.relu)
 
     @impl(nn.ClipOp)
     def run_clip(self, interpreter: Interpreter, op: nn.ClipOp, args: PythonValues):
-        x, output = args
-        _write(output, reference.clip(_read(x), min=op.min.value.data, max=op.max.value.data))
-        return ()
+        return _apply(args, reference.clip, min=op.min.value.data, max=op.max.value.data)
 
     @impl(nn.LeakyReluOp)
     def run_leaky_relu(self, interpreter: Interpreter, op: nn.LeakyReluOp, args: PythonValues):
-        x, output = args
-        _write(output, reference.leaky_relu(_read(x), alpha=op.alpha.value.data))
-        return ()
+        return _apply(args, reference.leaky_relu, alpha=op.alpha.value.data)
 
     @impl(nn.SoftmaxOp)
     def run_softmax(self, interpreter: Interpreter, op: nn.SoftmaxOp, args: PythonValues):
-        x, output = args
-        _write(output, reference.softmax(_read(x), axis=op.axis.value.data))
-        return ()
+        return _apply(args, reference.softmax, axis=op.axis.value.data)
 
     @impl(nn.ReshapeOp)
     def run_reshape(self, interpreter: Interpreter, op: nn.ReshapeOp, args: PythonValues):
@@ -342,6 +326,13 @@ class NNFunctions(InterpreterFunctions):
 
 # endregion
 # region small
+
+
+def _apply(args: PythonValues, function, **attributes) -> PythonValues:
+    """Writes function(*inputs, **attributes) into the output, the last of `args` (destination passing)."""
+    *inputs, output = args
+    _write(output, function(*(_read(x) for x in inputs), **attributes))
+    return ()
 
 
 def read_activation(array: ShapedArray[Any], activation: Activation) -> np.ndarray:

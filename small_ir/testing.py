@@ -185,3 +185,20 @@ def single_layer_module(case: LayerCase) -> ModuleOp:
     module = net.build(net.layer(case.op, net.inputs, params))
     module.verify()
     return module
+
+
+def target_params(only: Sequence[str] | None = None) -> list:
+    """
+    pytest parameters for every target (or those in `only`): a target this CPU
+    cannot run natively is skipped, saying which CPU feature it lacks.
+    """
+    import pytest
+
+    from small_ir.backends import targets
+    from small_ir.compiler import runs_here
+
+    return [
+        pytest.param(name, marks=pytest.mark.skipif(not runs_here(spec), reason=f"this CPU lacks {spec.cpu_feature}"))
+        for name, spec in targets().items()
+        if only is None or name in only
+    ]

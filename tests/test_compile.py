@@ -13,20 +13,13 @@ from hypothesis.control import reject
 from xdsl.utils.exceptions import VerifyException
 
 import small_ir
-from small_ir.backends import targets
 from small_ir.strategies import LayerCase, layer_cases
-from small_ir.testing import assert_pipeline_preserves_semantics, single_layer_module
+from small_ir.testing import assert_pipeline_preserves_semantics, single_layer_module, target_params
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
 import tiny_cnn  # noqa: E402
 
-CPU_FLAGS = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-HOST_TARGETS = [
-    pytest.param(name, marks=pytest.mark.skipif(f" {spec.cpu_feature}" not in CPU_FLAGS, reason=f"this CPU lacks {spec.cpu_feature}"))
-    if spec.cpu_feature
-    else name
-    for name, spec in targets().items()
-]
+HOST_TARGETS = target_params()
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

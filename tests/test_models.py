@@ -14,15 +14,10 @@ import pytest
 import small_ir
 from small_ir.frameworks import run_framework
 from small_ir.frontends import load_model
+from small_ir.testing import target_params
 
 MODELS = Path(__file__).parents[1] / "examples" / "models"
-CPU_FLAGS = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-TARGETS = [
-    pytest.param(name, marks=pytest.mark.skipif(f" {spec.cpu_feature}" not in CPU_FLAGS, reason=f"this CPU lacks {spec.cpu_feature}"))
-    if spec.cpu_feature
-    else name
-    for name, spec in small_ir.backends.targets().items()
-]
+TARGETS = target_params()
 FILES = [
     "ic_resnet8_float.tflite",
     "ic_resnet8.onnx",

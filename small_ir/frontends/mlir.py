@@ -12,12 +12,14 @@ from small_ir.frontends import ImportedModel
 
 
 def import_mlir(path: Path) -> ImportedModel:
+    from small_ir.compiler import output_arguments
+
     module = Parser(make_context(), path.read_text(), str(path)).parse_module()
     module.verify()
     functions = [op for op in module.ops if isinstance(op, func.FuncOp) and op.body.blocks]
     arguments = functions[0].body.block.args if functions else ()
-    written = {use.operation.output for arg in arguments for use in arg.uses if getattr(use.operation, "output", None) is arg}
+    written = set(output_arguments(functions[0])) if functions else set()
     names = [arg.name_hint or f"arg{index}" for index, arg in enumerate(arguments)]
-    inputs = [name for name, arg in zip(names, arguments) if arg not in written]
-    outputs = [name for name, arg in zip(names, arguments) if arg in written]
+    inputs = [name for index, name in enumerate(names) if index not in written]
+    outputs = [name for index, name in enumerate(names) if index in written]
     return ImportedModel(module, inputs, outputs, path)

@@ -23,13 +23,10 @@ from onnx import TensorProto, helper, numpy_helper
 import small_ir
 from small_ir.frontends import ImportedModel, ModelImportError, load_model
 from small_ir.frontends.onnx import import_onnx
+from small_ir.testing import target_params
 
 MODELS = Path(__file__).parents[2] / "examples" / "models"
-CPU_FLAGS = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
-TARGETS = [
-    "scalar",
-    pytest.param("avx2", marks=pytest.mark.skipif("avx2" not in CPU_FLAGS, reason="this CPU lacks avx2")),
-]
+TARGETS = target_params(only=("scalar", "avx2"))  # importer correctness does not depend on the ISA
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

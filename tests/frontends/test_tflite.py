@@ -17,26 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import small_ir
-from small_ir.backends import targets
 from small_ir.frontends import ModelImportError, load_model
 from small_ir.frontends.tflite import import_tflite
+from small_ir.testing import target_params
 
 sys.path.insert(0, str(Path(__file__).parent))
 import tflite_builder as tb  # noqa: E402
 from tflite_builder import ActivationFunctionType, BuiltinOperator, ModelBuilder, Padding  # noqa: E402
 
 MODELS = Path(__file__).parents[2] / "examples" / "models"
-CPU_FLAGS = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-TARGETS = [
-    pytest.param(
-        name,
-        marks=pytest.mark.skipif(f" {spec.cpu_feature}" not in CPU_FLAGS, reason=f"this CPU lacks {spec.cpu_feature}"),
-    )
-    if spec.cpu_feature
-    else name
-    for name, spec in targets().items()
-    if name in ("scalar", "avx2")
-]
+TARGETS = target_params(only=("scalar", "avx2"))  # importer correctness does not depend on the ISA
 FEW = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SOME = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
