@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint pytest filecheck bench clean
+.PHONY: setup demo test toolchains lint pytest filecheck bench clean
 
 setup: $(STAMP)
 
@@ -26,7 +26,24 @@ bench: $(BENCH_STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: lint pytest filecheck
+test: toolchains lint pytest filecheck
+
+# The cross compilers and emulators of the neon, rvv and cortex-m* targets (Debian packages, ~650 MB).
+CROSS_PACKAGES := gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang-16 lld-16 libc6-dev-riscv64-cross \
+	libgcc-12-dev-riscv64-cross binutils-riscv64-linux-gnu qemu-user qemu-system-arm binutils-arm-none-eabi
+CROSS_TOOLS := aarch64-linux-gnu-gcc clang-16 ld.lld-16 qemu-aarch64 qemu-riscv64 qemu-system-arm arm-none-eabi-size
+
+toolchains:
+	@missing=$$(for tool in $(CROSS_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing the cross toolchains and emulators (missing: $$missing)"; \
+		install="apt-get install -y -qq --no-install-recommends $(CROSS_PACKAGES)"; \
+		DEBIAN_FRONTEND=noninteractive $$install || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$install; }; \
+	else \
+		echo "missing: $$missing; the emulated targets' tests will be skipped. Install them (as root) with:"; \
+		echo "  apt-get install -y --no-install-recommends $(CROSS_PACKAGES)"; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

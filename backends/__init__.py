@@ -2,9 +2,10 @@
 Targets: one file per ISA (`backends/<isa>.py`) plus what they share
 (`microkernel.py`) and the C emitter (`c_emitter.py`).
 
-An ISA file defines `TARGET` (a `TargetSpec`: register tile, compiler flags)
-and `LOWERING`, its `lower-kernel-to-<isa>` pass. Nothing else registers it:
-targets and passes are found from the file names and imported lazily.
+An ISA file defines `TARGET` (a `TargetSpec`: register tile, compiler flags,
+platform), or `TARGETS` when several cores share the ISA, and `LOWERING`, its
+`lower-kernel-to-<isa>` pass. Nothing else registers it: targets and passes
+are found from the file names and imported lazily.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ def isa_module(isa: str):
 
 @cache
 def targets() -> dict[str, TargetSpec]:
-    return {isa: isa_module(isa).TARGET for isa in isa_names()}
+    specs = {}
+    for isa in isa_names():
+        module = isa_module(isa)
+        for spec in getattr(module, "TARGETS", None) or (module.TARGET,):
+            specs[spec.name] = spec
+    return specs
 
 
 __all__ = ["TargetSpec", "isa_names", "isa_module", "targets"]

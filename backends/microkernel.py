@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import arith, math
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, UnitAttr
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
@@ -41,10 +41,18 @@ class TargetSpec:
     """Width of the ISA's vectors (0: scalar); `--target host` takes the widest the CPU runs."""
     cpu_feature: str | None = None
     """The /proc/cpuinfo flag a host needs to run this target's code natively."""
+    platform: str = "host"
+    """Where the code runs: host (natively) or a platform of `small_ir.platforms`, under its emulator."""
+    isa: str = ""
+    """The backend file whose `lower-kernel-to-<isa>` pass lowers the kernel ops (default: the name)."""
 
     @property
     def kernel_pass(self) -> str:
-        return f"lower-kernel-to-{self.name}"
+        return f"lower-kernel-to-{self.isa or self.name}"
+
+    @property
+    def native(self) -> bool:
+        return self.platform == "host"
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,8 @@ class LowerKernel(ModulePass):
 
     name = "lower-kernel"
     isa: ClassVar[type[Microkernel]]
+    freestanding: ClassVar[bool] = False
+    """Bare-metal targets: the C may use no libc (sets the module attribute `c.freestanding`)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         kernel_ops = [o for o in op.walk() if o.dialect_name() == "kernel"]
@@ -183,4 +193,6 @@ class LowerKernel(ModulePass):
         includes = [StringAttr(name) for name in self.isa.includes]
         if includes:
             op.attributes["c.includes"] = ArrayAttr(includes)
+        if self.freestanding:
+            op.attributes["c.freestanding"] = UnitAttr()
 

@@ -27,13 +27,17 @@ class SimdKernel(Microkernel):
     vector: ClassVar[EmitC_OpaqueType]
     """The C vector type, e.g. __m256."""
     intrinsics: ClassVar[dict[str, str]]
-    """Names for: load, store, splat (scalar to all lanes), zero, fma (a * b + acc), add, sub, mul, max, min."""
+    """Names for: load, store, splat (scalar to all lanes), zero (optional), fma (a * b + acc), add, sub, mul, max, min."""
 
     # What an ISA may do differently.
     def broadcast_from(self, access: Access, pixel_offset: int) -> SSAValue:
         """All lanes = the one input value at `access` moved by `pixel_offset` pixels."""
         scalar = self.loops.insert(memref.LoadOp.get(access.memref, access.at(self.loops, pixel_offset))).res
         return self.call("splat", scalar)
+
+    def multiply_add(self, accumulator: SSAValue, x: SSAValue, y: SSAValue) -> SSAValue:
+        """accumulator + x * y, for vectors x and y; and for x from `broadcast_from`."""
+        return self.call("fma", x, y, accumulator)
 
     def select_nonnegative(self, value: SSAValue, otherwise: SSAValue) -> SSAValue:
         """Per lane: value where value >= 0, else otherwise."""
@@ -65,7 +69,9 @@ class SimdKernel(Microkernel):
         return self.call("load", self.address(access, pixel_offset, j * self.vector_lanes))
 
     def splat(self, value: float) -> SSAValue:
-        return self.call("zero") if value == 0.0 else self.call("splat", self.loops.f32(value))
+        if value == 0.0 and "zero" in self.intrinsics:
+            return self.call("zero")
+        return self.call("splat", self.loops.f32(value))
 
     # The kernel ops.
     def declare(self, pixels: int, lanes: int) -> SSAValue:
@@ -95,13 +101,13 @@ class SimdKernel(Microkernel):
         for p in range(tile.pixels):
             x = self.broadcast_from(input, p * pixel_stride)
             for j in range(self.vectors(tile)):
-                self.put(tile, p, j, self.call("fma", x, w[j], self.get(tile, p, j)))
+                self.put(tile, p, j, self.multiply_add(self.get(tile, p, j), x, w[j]))
 
     def lane_fma(self, tile: Tile, input: Access, weights: Access, pixel_stride: int) -> None:
         w = [self.load_vector(weights, 0, j) for j in range(self.vectors(tile))]
         for p, j in self.each(tile):
             x = self.load_vector(input, p * pixel_stride, j)
-            self.put(tile, p, j, self.call("fma", x, w[j], self.get(tile, p, j)))
+            self.put(tile, p, j, self.multiply_add(self.get(tile, p, j), x, w[j]))
 
     def lanewise(self, tile: Tile, operation: str, source: Access, pixel_stride: int) -> None:
         for p, j in self.each(tile):

@@ -1095,20 +1095,28 @@ def plot_layer_shares(report: BenchReport, path: Path) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from small_ir.backends import isa_names
+    from small_ir.backends import targets
 
     parser.add_argument("models", nargs="+", type=Path, metavar="MODEL", help="an .onnx, .tflite, .mlir or text model")
-    parser.add_argument("--target", "-t", default="host", choices=["host", *isa_names()])
+    parser.add_argument("--target", "-t", default="host", choices=["host", *targets()])
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"interleaved rounds (default {DEFAULT_ROUNDS})")
     parser.add_argument("--iterations", type=int, help=f"calls per repetition (default: about {REPETITION_MS:g} ms worth)")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated (default {','.join(PEERS)}); '' for none")
     parser.add_argument("--no-layers", action="store_true", help="skip the per-layer timing")
     parser.add_argument("--cpu", type=int, help="the CPU to pin to (default: the first allowed)")
     parser.add_argument("--plot", type=Path, help="write the per-layer shares of the FMA peak to this PNG")
+    parser.add_argument("--vlen", type=int, choices=[128, 256, 512, 1024], help="rvv: the emulated VLEN (default 128)")
 
 
 def command(args: argparse.Namespace) -> None:
     """Runs `small-ir bench` with parsed arguments (see add_arguments)."""
+    progress = lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True)  # noqa: E731
+    if not target_spec(args.target).native:
+        from small_ir.bench_emulated import format_counts, run_counts
+
+        counted = run_counts(args.models, args.target, not args.no_layers, args.vlen, progress)
+        print(format_counts(args.target, args.vlen, counted))
+        return
     peers = [name.strip() for name in args.peers.split(",") if name.strip()]
     report = run_bench(
         args.models,
@@ -1118,7 +1126,7 @@ def command(args: argparse.Namespace) -> None:
         peers=peers,
         layers=not args.no_layers,
         cpu=args.cpu,
-        progress=lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True),
+        progress=progress,
     )
     print(format_report(report))
     if args.plot is not None:

@@ -149,10 +149,10 @@ def check_model(path: str | Path, target: str = "host", count: int = 20, seed: i
     outputs = [OutputCheck(shape, tolerance=tolerance) for shape in compiled.output_shapes]
     report = CheckReport(Path(path), compiled.target, reference_name(model), count, outputs)
     runs = [[rng.standard_normal(shape).astype(np.float32) for shape in compiled.input_shapes] for _ in range(count)]
-    for inputs in runs:
+    for inputs, ours in zip(runs, compiled.run_batch(runs)):
         expected, _ = run_reference(model, inputs)
-        for check, ours, reference in zip(report.outputs, compiled.run(*inputs), expected):
-            check.add(ours, reference)
+        for check, value, reference in zip(report.outputs, ours, expected):
+            check.add(value, reference)
     failing = sorted(run for output in report.outputs for run in output.failing_runs())
     if failing:
         report.layers = compare_layers(model, target, runs[failing[0]])

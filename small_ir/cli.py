@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from small_ir.backends import isa_names
+from small_ir.backends import targets
 from small_ir.errors import SmallIRError, report_errors
 
-TARGET_CHOICES = ["host", *isa_names()]
+TARGET_CHOICES = ["host", *targets()]
 
 
 def command_compile(args: argparse.Namespace) -> None:
@@ -43,6 +43,11 @@ def command_compile(args: argparse.Namespace) -> None:
     print(f"wrote {header} and {source} for target {compiled.target}")
     print(f"MACs: {compiled.macs}")
     print(f"arena: {compiled.arena_bytes} bytes")
+    if compiled.platform != "host":
+        from small_ir.harness import library_sections
+
+        sizes = library_sections(compiled)
+        print(f"library size on {compiled.platform}: " + ", ".join(f"{name} {size}" for name, size in sizes.items()) + " bytes")
 
 
 def load_inputs(paths: list[str], shapes: list[tuple[int, ...]], layout: str) -> list[np.ndarray]:

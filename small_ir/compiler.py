@@ -41,7 +41,7 @@ def cpu_flags() -> frozenset[str]:
 
 def runs_here(spec: TargetSpec) -> bool:
     """Whether this CPU runs the target's code natively."""
-    return spec.cpu_feature is None or spec.cpu_feature in cpu_flags()
+    return spec.native and (spec.cpu_feature is None or spec.cpu_feature in cpu_flags())
 
 
 def host_target() -> str:
@@ -124,6 +124,11 @@ class CompiledModel:
     def entry(self) -> str:
         return f"{self.name}_run"
 
+    @property
+    def platform(self) -> str:
+        """Where the code runs: host, or an emulated platform of `small_ir.platforms`."""
+        return target_spec(self.target).platform
+
     def write(self, directory: str | Path) -> tuple[Path, Path]:
         """Writes NAME.h, NAME.c and a manifest (small-ir.json) for `small-ir run DIR`."""
         directory = Path(directory)
@@ -165,6 +170,18 @@ class CompiledModel:
         return build_shared_library([source], Path(self._workdir.name) / f"lib{self.name}.so", list(self.cflags))
 
     def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """The outputs for these inputs: on the host through a shared library, else under the target's emulator."""
+        return self.run_batch([list(inputs)])[0]
+
+    def run_batch(self, batch: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+        """`run` for many input sets; an emulated target runs them all in one launch."""
+        if self.platform == "host":
+            return [self._run_natively(*inputs) for inputs in batch]
+        from small_ir.harness import Case, run_cases
+
+        return run_cases([Case(self, self._check_inputs(inputs)) for inputs in batch])
+
+    def _run_natively(self, *inputs: np.ndarray) -> list[np.ndarray]:
         from small_ir.toolchain import load_function
 
         arrays = self._check_inputs(inputs)
@@ -175,6 +192,9 @@ class CompiledModel:
     def run_sanitized(self, *inputs: np.ndarray) -> list[np.ndarray]:
         """Runs a standalone build under AddressSanitizer and UBSan with -Wall -Wextra -Werror."""
         from small_ir.toolchain import run_with_sanitizers
+
+        if self.platform != "host":
+            raise SmallIRError(f"sanitizer runs are for host targets; {self.target} runs on {self.platform}")
 
         arrays = self._check_inputs(inputs)
         sizes = [int(np.prod(shape)) for shape in self.output_shapes]

@@ -28,6 +28,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from small_ir import reference
+from small_ir.builder import NetworkBuilder
 
 WEIGHT_KEYS = ("weight", "bias")
 MAX_STRIDE = 3
@@ -280,3 +281,31 @@ _ALL_CASES = (
 def layer_cases(**limits) -> st.SearchStrategy[LayerCase]:
     """Any of the above; limits (max_channels, max_size, max_filter) go to every strategy."""
     return st.one_of([strategy(**limits) for strategy in _ALL_CASES])
+
+
+@st.composite
+def network_chains(draw):
+    """
+    A small network and its input: conv -> relu -> pool -> dense -> softmax,
+    a residual block, or a depthwise-separable block.
+    """
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    channels, size = draw(st.integers(1, 20)), draw(st.integers(4, 12))
+    kind = draw(st.sampled_from(["classifier", "residual", "separable"]))
+    w = lambda *shape: rng.uniform(-1, 1, shape).astype(np.float32)  # noqa: E731
+    net = NetworkBuilder("chain", (1, channels, size, size))
+    x = net.input
+    if kind == "classifier":
+        x = net.relu(net.conv2d(x, w(8, channels, 3, 3), w(8), strides=(2, 2), pads=(1, 1, 1, 1)))
+        x = net.max_pool2d(x, kernel_shape=(2, 2), strides=(2, 2))
+        flat = net.flatten(x)
+        x = net.softmax(net.dense(flat, w(5, flat.shape[1]), w(5)))
+    elif kind == "residual":
+        y = net.relu(net.conv2d(x, w(channels, channels, 3, 3), w(channels), pads=(1, 1, 1, 1)))
+        y = net.conv2d(y, w(channels, channels, 3, 3), None, pads=(1, 1, 1, 1))
+        x = net.relu(net.add(y, x))
+    else:
+        x = net.relu6(net.conv2d(x, w(channels, 1, 3, 3), w(channels), strides=(2, 2), pads=(1, 1, 1, 1), group=channels))
+        x = net.relu6(net.conv2d(x, w(24, channels, 1, 1), w(24)))
+        x = net.global_avg_pool(x)
+    return net.build(x), rng.uniform(-1, 1, (1, channels, size, size)).astype(np.float32)

@@ -187,18 +187,26 @@ def single_layer_module(case: LayerCase) -> ModuleOp:
     return module
 
 
-def target_params(only: Sequence[str] | None = None) -> list:
+def target_params(only: Sequence[str] | None = None, emulated: bool = False) -> list:
     """
-    pytest parameters for every target (or those in `only`): a target this CPU
-    cannot run natively is skipped, saying which CPU feature it lacks.
+    pytest parameters for the host targets (with `emulated`, for the targets
+    that run under an emulator instead), or those of them in `only`. A host
+    target this CPU cannot run is skipped, saying which CPU feature it lacks;
+    an emulated one whose compiler or emulator is missing, saying what to install.
     """
     import pytest
 
     from small_ir.backends import targets
     from small_ir.compiler import runs_here
+    from small_ir.platforms import platform
 
-    return [
-        pytest.param(name, marks=pytest.mark.skipif(not runs_here(spec), reason=f"this CPU lacks {spec.cpu_feature}"))
-        for name, spec in targets().items()
-        if only is None or name in only
-    ]
+    params = []
+    for name, spec in targets().items():
+        if (only is not None and name not in only) or spec.native == emulated:
+            continue
+        if spec.native:
+            reason = "" if runs_here(spec) else f"this CPU lacks {spec.cpu_feature}"
+        else:
+            reason = "; ".join(platform(spec.platform).missing_tools())
+        params.append(pytest.param(name, marks=pytest.mark.skipif(bool(reason), reason=reason or "runs here")))
+    return params

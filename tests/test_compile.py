@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from hypothesis.control import reject
 from xdsl.utils.exceptions import VerifyException
 
 import small_ir
-from small_ir.strategies import LayerCase, layer_cases
+from small_ir.strategies import LayerCase, layer_cases, network_chains
 from small_ir.testing import assert_pipeline_preserves_semantics, single_layer_module, target_params
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
@@ -68,34 +67,9 @@ def test_nhwc_io_layout(target: str, case: LayerCase):
     assert_close(output, to_nhwc(case.reference(*inputs)))
 
 
-@st.composite
-def chains(draw):
-    """conv -> relu -> pool -> dense -> softmax, a residual block, or a depthwise-separable block."""
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    channels, size = draw(st.integers(1, 20)), draw(st.integers(4, 12))
-    kind = draw(st.sampled_from(["classifier", "residual", "separable"]))
-    w = lambda *shape: rng.uniform(-1, 1, shape).astype(np.float32)  # noqa: E731
-    net = small_ir.NetworkBuilder("chain", (1, channels, size, size))
-    x = net.input
-    if kind == "classifier":
-        x = net.relu(net.conv2d(x, w(8, channels, 3, 3), w(8), strides=(2, 2), pads=(1, 1, 1, 1)))
-        x = net.max_pool2d(x, kernel_shape=(2, 2), strides=(2, 2))
-        flat = net.flatten(x)
-        x = net.softmax(net.dense(flat, w(5, flat.shape[1]), w(5)))
-    elif kind == "residual":
-        y = net.relu(net.conv2d(x, w(channels, channels, 3, 3), w(channels), pads=(1, 1, 1, 1)))
-        y = net.conv2d(y, w(channels, channels, 3, 3), None, pads=(1, 1, 1, 1))
-        x = net.relu(net.add(y, x))
-    else:
-        x = net.relu6(net.conv2d(x, w(channels, 1, 3, 3), w(channels), strides=(2, 2), pads=(1, 1, 1, 1), group=channels))
-        x = net.relu6(net.conv2d(x, w(24, channels, 1, 1), w(24)))
-        x = net.global_avg_pool(x)
-    return net.build(x), rng.uniform(-1, 1, (1, channels, size, size)).astype(np.float32)
-
-
 @pytest.mark.parametrize("target", HOST_TARGETS)
 @settings(max_examples=15, deadline=None)
-@given(chain=chains())
+@given(chain=network_chains())
 def test_chains_match_interpreter_and_reference(target: str, chain):
     module, image = chain
     from small_ir.testing import interpret

@@ -1,0 +1,139 @@
+"""
+The targets that run under an emulator (neon, rvv, cortex-m4, cortex-m7,
+cortex-m55): the host targets' property tests, batched so that one program
+and one emulator launch run many cases, and the MLPerf Tiny models end to end.
+rvv runs every program at VLEN 128 and 512.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from xdsl.utils.exceptions import VerifyException
+
+import small_ir
+from small_ir.frameworks import run_framework
+from small_ir.frontends import load_model
+from small_ir.harness import Case, run_cases
+from small_ir.strategies import layer_cases, network_chains
+from small_ir.testing import interpret, single_layer_module, target_params
+
+EMULATED = target_params(emulated=True)
+MODELS = Path(__file__).parents[2] / "examples" / "models"
+LAYERS_PER_BATCH = 60
+CHAINS_PER_BATCH = 20
+# No shrinking: a batch shrinks for many minutes; the failure message names every failing case instead.
+BATCHES = settings(
+    max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.reuse, Phase.generate]
+)
+
+
+def vlens(target: str) -> tuple[int | None, ...]:
+    return (128, 512) if target == "rvv" else (None,)
+
+
+def mismatch(actual: np.ndarray, expected: np.ndarray, what: str) -> str | None:
+    """None if close (the host tests' tolerance), else what differs."""
+    try:
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
+    except AssertionError as error:
+        return f"{what}: {error}"
+    return None
+
+
+def assert_all_close(results: list[str | None]) -> None:
+    failures = [failure for failure in results if failure is not None]
+    assert not failures, f"{len(failures)} of {len(results)} cases differ:\n" + "\n".join(failures[:5])
+
+
+def run_everywhere(target: str, cases: list[Case]) -> list[tuple[int | None, list[list[np.ndarray]]]]:
+    return [(vlen, run_cases(cases, vlen=vlen)) for vlen in vlens(target)]
+
+
+@pytest.mark.parametrize("target", EMULATED)
+@BATCHES
+@given(data=st.data())
+def test_random_layers_match_reference(target: str, data):
+    drawn = []
+    for _ in range(4 * LAYERS_PER_BATCH):
+        case = data.draw(layer_cases(max_channels=40, max_size=14, max_filter=5))
+        try:
+            drawn.append((case, single_layer_module(case)))
+        except VerifyException:
+            continue  # layers nn does not express (softmax off the channel axis, ...)
+        if len(drawn) == LAYERS_PER_BATCH:
+            break
+    rng = np.random.default_rng(0)
+    cases = [
+        Case(small_ir.compile(module, target=target, name=f"layer{index}"), case.random_inputs(rng))
+        for index, (case, module) in enumerate(drawn)
+    ]
+    for vlen, results in run_everywhere(target, cases):
+        assert_all_close(
+            [
+                mismatch(output, case.reference(*run.inputs), f"{case} on {target}, vlen {vlen}")
+                for (case, _), run, (output,) in zip(drawn, cases, results)
+            ]
+        )
+
+
+@pytest.mark.parametrize("target", EMULATED)
+@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_chains_match_interpreter(target: str, data):
+    chains = [data.draw(network_chains()) for _ in range(CHAINS_PER_BATCH)]
+    cases = [
+        Case(small_ir.compile(module, target=target, name=f"chain{index}"), [image])
+        for index, (module, image) in enumerate(chains)
+    ]
+    expected = [interpret(module, [image])[0] for module, image in chains]
+    for vlen, results in run_everywhere(target, cases):
+        assert_all_close(
+            [
+                mismatch(output, reference, f"chain {index} on {target}, vlen {vlen}")
+                for index, ((output,), reference) in enumerate(zip(results, expected))
+            ]
+        )
+
+
+@pytest.mark.parametrize("target", EMULATED)
+@pytest.mark.parametrize(
+    "file", ["ic_resnet8_float.tflite", "kws_dscnn_float.tflite", "vww_mobilenetv1_float.tflite", "ad_autoencoder_float.tflite"]
+)
+def test_model_matches_tflite(file: str, target: str):
+    """5 random inputs in one launch: max abs error <= 1e-4 x the output's range, same argmax."""
+    path = MODELS / file
+    compiled = small_ir.compile(load_model(path).module, target=target)
+    rng = np.random.default_rng(len(file))
+    batch = [[rng.standard_normal(shape).astype(np.float32) for shape in compiled.input_shapes] for _ in range(5)]
+    expected = np.stack([run_framework("tflite", path, inputs)[0][0] for inputs in batch])
+    for vlen, results in run_everywhere(target, [Case(compiled, inputs) for inputs in batch]):
+        ours = np.stack([outputs[0] for outputs in results]).reshape(expected.shape)
+        spread = float(expected.max() - expected.min())
+        error = float(np.abs(ours.astype(np.float64) - expected).max())
+        assert error <= 1e-4 * spread, f"{file} on {target} (vlen {vlen}): max abs error {error:.3g}, range {spread:.3g}"
+        flat = lambda a: a.reshape(len(batch), -1)  # noqa: E731
+        np.testing.assert_array_equal(flat(ours).argmax(axis=1), flat(expected).argmax(axis=1))
+
+
+@pytest.mark.parametrize("target", EMULATED)
+def test_run_goes_through_the_emulator(target: str):
+    """CompiledModel.run is the same call on every target."""
+    module, image = _separable_block()
+    (expected,) = interpret(module, [image])
+    (output,) = small_ir.compile(module, target=target).run(image)
+    assert_all_close([mismatch(output, expected, target)])
+
+
+def _separable_block():
+    rng = np.random.default_rng(3)
+    w = lambda *shape: rng.uniform(-1, 1, shape).astype(np.float32)  # noqa: E731
+    net = small_ir.NetworkBuilder("block", (1, 6, 9, 9))
+    x = net.relu6(net.conv2d(net.input, w(6, 1, 3, 3), w(6), pads=(1, 1, 1, 1), group=6))
+    x = net.leaky_relu(net.conv2d(x, w(10, 6, 1, 1), w(10)), alpha=0.1)
+    x = net.sigmoid(net.conv2d(x, w(12, 10, 1, 1), w(12)))
+    return net.build(x), rng.uniform(-1, 1, (1, 6, 9, 9)).astype(np.float32)
