@@ -716,3 +716,42 @@ def test_symbols_that_clash_with_the_c_library_are_rejected(symbol: str):
     """)
     with pytest.raises(CEmitError, match=f"@{symbol} is not a C identifier or clashes with the C library"):
         emit_c(module)
+
+
+def test_freestanding_modules_bring_their_own_expf(tmp_path: Path):
+    """With c.freestanding there is no <math.h>: small_ir_expf is within 2 ulp of exp from -104 to 89."""
+    from small_ir.backends.c_emitter import _FREESTANDING_EXPF, _FREESTANDING_MATH
+
+    module = parse(
+        """
+        builtin.module attributes {c.freestanding} {
+          func.func @exp_all(%x: memref<4096xf32>, %y: memref<4096xf32>) {
+            %c0 = arith.constant 0 : index
+            %c1 = arith.constant 1 : index
+            %n = arith.constant 4096 : index
+            scf.for %i = %c0 to %n step %c1 {
+              %v = memref.load %x[%i] : memref<4096xf32>
+              %e = math.exp %v : f32
+              memref.store %e, %y[%i] : memref<4096xf32>
+            }
+            func.return
+          }
+        }
+        """
+    )
+    source = emit_c(module)
+    assert "#include <math.h>" not in source
+    assert _FREESTANDING_MATH in source and _FREESTANDING_EXPF in source
+    x = np.concatenate([np.linspace(-104, 89, 4000), [0.0, -0.0, 1e-30, -1e-30, 88.72, -87.3, 1.0, -1.0] * 12])
+    x = x[:4096].astype(np.float32)
+    (c_file := tmp_path / "exp.c").write_text(source)
+    library = build_shared_library([c_file], tmp_path / "libexp.so", ["-ffreestanding", "-fno-builtin"])
+    y = np.zeros_like(x)
+    load_function(library, "exp_all", 2)(x, y)
+    expected = np.exp(x.astype(np.float64))
+    representable = expected < np.finfo(np.float32).max
+    finite = expected[representable]
+    ulp = np.maximum(np.spacing(finite.astype(np.float32)), np.finfo(np.float32).smallest_subnormal)
+    error_in_ulp = np.abs(y[representable] - finite) / ulp
+    assert error_in_ulp.max() <= 2.0, x[representable][error_in_ulp.argmax()]
+    assert np.isposinf(y[~representable]).all()
