@@ -104,7 +104,7 @@ class LayerNest:
         loops, op = self.loops, self.op
         tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
         self.initialise(tile, kb, oh, ow)
-        partials = self.partial_sums(pixels)
+        partials = self.partial_sums(pixels, columns)
         self.accumulate([tile, *partials], kb, oh, ow, rows, columns)
         for partial in partials:
             loops.insert(kernel.AddTileOp(tile, partial))
@@ -123,15 +123,20 @@ class LayerNest:
             loops.insert(kernel.SigmoidOp(tile))
         loops.insert(kernel.StoreOp(tile, op.output, out_index))
 
-    def partial_sums(self, pixels: int) -> list[SSAValue]:
+    def partial_sums(self, pixels: int, columns: Bounds) -> list[SSAValue]:
         """
-        Extra zeroed tiles for a conv tile of one pixel (dense layers, border
-        pixels): its reduction is split over split_k tiles, so that split_k
-        times more FMA chains run independently, then summed.
+        Extra zeroed tiles for a narrow conv tile (dense layers, border pixels,
+        narrow images): its reduction is split over up to split_k tiles, as
+        many as fit in a full tile's accumulators, so that more FMA chains run
+        independently; they are summed at the end.
         """
-        if self.kind != "conv" or pixels != 1:
+        if self.kind != "conv":
             return []
-        partials = [self.loops.insert(kernel.TileOp(1, self.block)).tile for _ in range(self.split_k - 1)]
+        count = min(self.split_k, self.w_ob // pixels)
+        if self.op.in_channels < count:
+            static = isinstance(columns.lo, int) and isinstance(columns.hi, int)
+            count = min(count, columns.hi - columns.lo) if static else min(count, self.op.in_channels)
+        partials = [self.loops.insert(kernel.TileOp(pixels, self.block)).tile for _ in range(count - 1)]
         for partial in partials:
             self.loops.insert(kernel.FillOp(partial, 0.0))
         return partials
@@ -168,6 +173,15 @@ class LayerNest:
             else:
                 loops.insert(kernel.AddOp(tile, self.op.input, window, self.sw))
 
+        if self.kind == "conv" and self.op.in_channels < len(tiles):
+            # too few channels to share out: filter column kw goes to tile kw % len(tiles) (see partial_sums)
+            def row(kh: Index) -> None:
+                for kw in range(columns.lo, columns.hi):
+                    ih, iw = loops.add(in_row, loops.mul(kh, self.dh)), loops.add(in_column, kw * self.dw)
+                    self.conv_tap([tiles[kw % len(tiles)]], kb, kh, kw, ih, iw)
+
+            loops.for_(rows.lo, rows.hi, row)
+            return
         loops.for_(rows.lo, rows.hi, lambda kh: loops.for_(columns.lo, columns.hi, lambda kw: tap(kh, kw)))
 
     def conv_tap(self, tiles: list[SSAValue], kb: Index, kh: Index, kw: Index, ih: Index, iw: Index) -> None:
@@ -228,7 +242,7 @@ class SmallTile(ModulePass):
     name = "small-tile"
 
     split_k: int = 4
-    """Conv tiles of one pixel (dense layers, border pixels) split their reduction over this many tiles."""
+    """Narrow conv tiles (dense layers, border pixels) split their reduction over up to this many tiles."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.split_k < 1:
