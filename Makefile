@@ -30,8 +30,8 @@ test: toolchains lint pytest filecheck
 
 # The cross compilers and emulators of the neon, rvv and cortex-m* targets (Debian packages, ~650 MB).
 CROSS_PACKAGES := gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang-16 lld-16 libc6-dev-riscv64-cross \
-	libgcc-12-dev-riscv64-cross binutils-riscv64-linux-gnu qemu-user qemu-system-arm binutils-arm-none-eabi
-CROSS_TOOLS := aarch64-linux-gnu-gcc clang-16 ld.lld-16 qemu-aarch64 qemu-riscv64 qemu-system-arm arm-none-eabi-size
+	libgcc-12-dev-riscv64-cross binutils-riscv64-linux-gnu qemu-user qemu-system-arm
+CROSS_TOOLS := aarch64-linux-gnu-gcc clang-16 ld.lld-16 qemu-aarch64 qemu-riscv64 qemu-system-arm
 
 toolchains:
 	@missing=$$(for tool in $(CROSS_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \

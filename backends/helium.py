@@ -3,7 +3,8 @@ lower-kernel-to-helium: Armv8.1-M MVE (Helium) intrinsics for the Cortex-M55.
 MVE has 8 q registers of 4 floats: the 3 x 8 tile is 6 accumulators plus the
 2 weight vectors of a conv step. Per pixel one input value goes to a general
 register and `vfmaq_n_f32` multiplies it into both accumulators of the pixel.
-MVE's float max/min are the IEEE maxNum/minNum (`vmaxnmq_f32`).
+MVE's float max/min are IEEE maxNum/minNum (`vmaxnmq_f32`): a clamp turns
+NaN into its limit (see README, Targets).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from xdsl.ir import SSAValue
 from small_ir.backends.microkernel import Access, LowerKernel, TargetSpec
 from small_ir.backends.simd import SimdKernel
 
+PREDICATE = EmitC_OpaqueType(StringAttr("mve_pred16_t"))
 TARGET = TargetSpec("cortex-m55", c_ob=8, w_ob=3, vector_bits=128, platform="mps3-an547", isa="helium")
 
 
@@ -45,8 +47,7 @@ class HeliumKernel(SimdKernel):
         return self.call("vfmaq_f32", accumulator, x, y)
 
     def select_nonnegative(self, value: SSAValue, otherwise: SSAValue) -> SSAValue:
-        predicate = EmitC_OpaqueType(StringAttr("mve_pred16_t"))
-        nonnegative = self.call("vcmpgeq_n_f32", value, self.loops.f32(0.0), result=predicate)
+        nonnegative = self.call("vcmpgeq_n_f32", value, self.loops.f32(0.0), result=PREDICATE)
         return self.call("vpselq_f32", value, otherwise, nonnegative)
 
 

@@ -37,7 +37,6 @@ class RvvKernel(SimdKernel):
         "sub": f"__riscv_vfsub_vv_{SUFFIX}",
         "mul": f"__riscv_vfmul_vv_{SUFFIX}",
         "max": f"__riscv_vfmax_vv_{SUFFIX}",
-        "min": f"__riscv_vfmin_vv_{SUFFIX}",
     }
 
     def call(self, intrinsic: str, *args: SSAValue, result: Attribute | None = None) -> SSAValue:
@@ -50,6 +49,16 @@ class RvvKernel(SimdKernel):
     def multiply_add(self, accumulator: SSAValue, x: SSAValue, y: SSAValue) -> SSAValue:
         form = "vf" if x.type == f32 else "vv"
         return self.call(f"__riscv_vfmacc_{form}_{SUFFIX}", accumulator, x, y)
+
+    def limit_operand(self, limit: float) -> SSAValue:
+        return self.loops.f32(limit)
+
+    def bound(self, operation: str, value: SSAValue, limit: float, operand: SSAValue) -> SSAValue:
+        """vfmax/vfmin would turn NaN into the limit: replace only the lanes beyond it."""
+        mask_type = EmitC_OpaqueType(StringAttr(f"vbool{32 // LMUL}_t"))
+        compare = "vmflt" if operation == "max" else "vmfgt"
+        beyond = self.call(f"__riscv_{compare}_vf_{SUFFIX}_b{32 // LMUL}", value, operand, result=mask_type)
+        return self.call(f"__riscv_vfmerge_vfm_{SUFFIX}", value, operand, beyond)
 
     def select_nonnegative(self, value: SSAValue, otherwise: SSAValue) -> SSAValue:
         mask_type = EmitC_OpaqueType(StringAttr(f"vbool{32 // LMUL}_t"))

@@ -27,7 +27,7 @@ class SimdKernel(Microkernel):
     vector: ClassVar[EmitC_OpaqueType]
     """The C vector type, e.g. __m256."""
     intrinsics: ClassVar[dict[str, str]]
-    """Names for: load, store, splat (scalar to all lanes), zero (optional), fma (a * b + acc), add, sub, mul, max, min."""
+    """Names for: load, store, splat (scalar to all lanes), zero (optional), fma (a * b + acc), add, sub, mul, max, min (unless `bound` is overridden)."""
 
     # What an ISA may do differently.
     def broadcast_from(self, access: Access, pixel_offset: int) -> SSAValue:
@@ -120,16 +120,21 @@ class SimdKernel(Microkernel):
             self.put(tile, p, j, self.call("mul", self.get(tile, p, j), vector))
 
     def clamp(self, tile: Tile, low: float, high: float) -> None:
-        bounds = []
-        if low != float("-inf"):
-            bounds.append(("max", self.splat(low)))
-        if high != float("inf"):
-            bounds.append(("min", self.splat(high)))
+        limits = [(operation, limit) for operation, limit in (("max", low), ("min", high)) if abs(limit) != float("inf")]
+        operands = [(operation, limit, self.limit_operand(limit)) for operation, limit in limits]
         for p, j in self.each(tile):
             value = self.get(tile, p, j)
-            for operation, bound in bounds:
-                value = self.call(operation, bound, value)  # value second: x86 max/min return it on NaN, so NaN propagates
+            for operation, limit, operand in operands:
+                value = self.bound(operation, value, limit, operand)
             self.put(tile, p, j, value)
+
+    def limit_operand(self, limit: float) -> SSAValue:
+        """What `bound` takes for a clamp limit, made once per tile: by default the limit in every lane."""
+        return self.splat(limit)
+
+    def bound(self, operation: str, value: SSAValue, limit: float, operand: SSAValue) -> SSAValue:
+        """max(value, limit) or min(value, limit) per lane; a NaN lane stays NaN."""
+        return self.call(operation, operand, value)  # value second: x86 max/min return it on NaN
 
     def leaky(self, tile: Tile, alpha: float) -> None:
         slope = self.splat(alpha)

@@ -1111,7 +1111,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace) -> None:
     """Runs `small-ir bench` with parsed arguments (see add_arguments)."""
     progress = lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True)  # noqa: E731
-    if not target_spec(args.target).native:
+    spec = target_spec(args.target)
+    if args.vlen is not None and spec.name != "rvv":
+        raise SmallIRError(f"--vlen is for the rvv target, not {spec.name}")
+    host_options = {"--plot": args.plot, "--cpu": args.cpu, "--iterations": args.iterations}
+    given = [option for option, value in host_options.items() if value is not None]
+    if given and not spec.native:
+        raise SmallIRError(f"{', '.join(given)}: for host targets; on {spec.name} the bench counts instructions")
+    if not spec.native:
         from small_ir.bench_emulated import format_counts, run_counts
 
         counted = run_counts(args.models, args.target, not args.no_layers, args.vlen, progress)

@@ -6,10 +6,11 @@ targets the benchmark counts executed instructions with a qemu TCG plugin
 (`small_ir/runtime/insncount.c`): per inference of each model, and per layer,
 each layer compiled alone as the host benchmark times it. A count is the
 total of a program that makes that one call minus the total of the same
-program making no call, so startup, harness and I/O cancel out. Counts are
-exact: the whole model is counted twice and the two must agree.
+program without the call, built at a path of the same length and run with an
+empty environment, so that startup, harness and I/O cancel out exactly. The
+whole model is counted twice, from two builds, and the two must agree.
 
-    models = [count_model(Path("resnet8.tflite"), "cortex-m4", layers=True, workdir=Path("/tmp/w"))]
+    models = run_counts([Path("resnet8.tflite")], "cortex-m4")
     print(format_counts("cortex-m4", None, models))
 """
 
@@ -27,7 +28,7 @@ from small_ir.compiler import CompiledModel, compile
 from small_ir.errors import SmallIRError
 from small_ir.frontends import load_model
 from small_ir.harness import Case, build_objects, build_program
-from small_ir.insncount import function_counts, plugin_arguments
+from small_ir.insncount import address_counts, plugin_arguments
 
 
 @dataclass
@@ -58,16 +59,17 @@ class Counter:
         rng = np.random.default_rng(0)
         self.cases = [random_case(model, rng) for model in models]
         self.workdir, self.vlen = workdir, vlen
-        self.objects = build_objects(models, workdir)
+        self.objects = (workdir, build_objects(models, workdir))
 
-    def total(self, index: int, call: bool) -> int:
-        program = build_program(self.cases, self.workdir, self.objects, [index], call)
-        counts = self.workdir / f"{program.executable.stem}.counts"
-        program.platform.run(program.executable, plugin_arguments(counts), vlen=self.vlen)
-        return sum(function_counts(counts, program.executable).values())
+    def total(self, directory: str, index: int, call: bool) -> int:
+        program = build_program(self.cases, self.workdir / directory, self.objects, [index], call)
+        counts = program.executable.parent / "counts.txt"
+        program.platform.run(program.executable, plugin_arguments(counts), vlen=self.vlen, env={})
+        return sum(address_counts(counts).values())
 
-    def instructions(self, index: int) -> int:
-        return self.total(index, call=True) - self.total(index, call=False)
+    def instructions(self, index: int, attempt: str = "a") -> int:
+        """Directories of equal name length: the two programs differ only by the call."""
+        return self.total(f"{attempt}{index}", index, call=True) - self.total(f"n{index}", index, call=False)
 
 
 def count_model(
@@ -81,7 +83,7 @@ def count_model(
     counter = Counter([compiled, *layer_models], workdir, vlen)
     progress(f"{path.name}: counting instructions on {compiled.platform}, under its emulator")
     whole = counter.instructions(0)
-    repeatable = counter.instructions(0) == whole
+    repeatable = counter.instructions(0, attempt="b") == whole
     counted = [
         CountedLayer(piece.name, piece.op, piece.macs, counter.instructions(number))
         for number, piece in enumerate(slices, start=1)

@@ -44,10 +44,19 @@ def command_compile(args: argparse.Namespace) -> None:
     print(f"MACs: {compiled.macs}")
     print(f"arena: {compiled.arena_bytes} bytes")
     if compiled.platform != "host":
-        from small_ir.harness import library_sections
+        print_library_size(compiled)
 
-        sizes = library_sections(compiled)
-        print(f"library size on {compiled.platform}: " + ", ".join(f"{name} {size}" for name, size in sizes.items()) + " bytes")
+
+def print_library_size(compiled) -> None:
+    from small_ir.harness import library_sections
+    from small_ir.platforms import platform
+
+    missing = platform(compiled.platform).missing_tools(running=False)
+    if missing:
+        print(f"library size on {compiled.platform}: not measured, the compiler is missing: {'; '.join(missing)}")
+        return
+    sizes = library_sections(compiled)
+    print(f"library size on {compiled.platform}: " + ", ".join(f"{name} {size}" for name, size in sizes.items()) + " bytes")
 
 
 def load_inputs(paths: list[str], shapes: list[tuple[int, ...]], layout: str) -> list[np.ndarray]:

@@ -7,8 +7,9 @@ through a file (`small_ir/runtime/small_ir_io.h`).
     cases = [Case(compiled, [x]) for x in inputs]
     outputs = run_cases(cases)          # per case, the model's outputs
 
-Every case's model must be compiled for the same target; two different models
-in one batch need different names (their C globals are prefixed with it).
+Every case's model must be compiled for the same target; different models in
+one batch need names that differ in more than case (their C globals and
+header guards come from the name).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,11 @@ from small_ir.compiler import CompiledModel
 from small_ir.errors import SmallIRError
 from small_ir.platforms import Platform, platform
 
-RUNTIME = Path(str(files("small_ir") / "runtime"))
+OUTPUTS = "outputs.bin"
+"""The file the harness writes, in its own directory (relative, so that programs differ only where they must)."""
+INPUT_BYTES_PER_PROGRAM = 1 << 20
+"""run_cases puts at most this many bytes of inputs into one program (the small boards' ROM), but always one case."""
+RESERVED_NAMES = frozenset({"small_ir_io", "harness"})
 
 
 @dataclass
@@ -50,22 +54,22 @@ def c_array(name: str, values: np.ndarray) -> str:
     return f"static const float {name}[{max(values.size, 1)}] = {{{body or '0'}}};"
 
 
-def harness_source(cases: Sequence[Case], output_path: Path, selected: Sequence[int] | None = None, call: bool = True) -> str:
+def harness_source(cases: Sequence[Case], selected: Sequence[int] | None = None, call: bool = True) -> str:
     """
     `main` runs every case (or the `selected` ones) and writes its outputs, in
-    order, to `output_path`. Outputs go through one buffer per model. Without
-    `call`, the program is the same but for the calls of the models.
+    order, to OUTPUTS. Outputs go through one buffer per model, in the board's
+    large RAM. Without `call`, the program is the same but for the calls.
     """
-    distinct_models(cases)
     running = [(number, case) for number, case in enumerate(cases) if selected is None or number in selected]
     models = list({case.model.name: case.model for _, case in running}.values())
     lines = ['#include "small_ir_io.h"', *(f'#include "{model.name}.h"' for model in models), ""]
     for model in models:
         for index, shape in enumerate(model.output_shapes):
-            lines.append(f"static float {model.name}_out{index}[{max(int(np.prod(shape)), 1)}];")
+            size = max(int(np.prod(shape)), 1)
+            lines.append(f"static float {model.name}_out{index}[{size}] SMALL_IR_LARGE_BSS;")
     for number, case in running:
         lines += [c_array(f"case{number}_in{index}", x) for index, x in enumerate(case.inputs)]
-    lines += ["", "int main(void) {", f'  int out = small_ir_open_output("{output_path}");', "  if (out < 0) return 10;"]
+    lines += ["", "int main(void) {", f'  int out = small_ir_open_output("{OUTPUTS}");', "  if (out < 0) return 10;"]
     for number, case in running:
         model = case.model
         outputs = [f"{model.name}_out{index}" for index in range(len(model.output_shapes))]
@@ -77,14 +81,20 @@ def harness_source(cases: Sequence[Case], output_path: Path, selected: Sequence[
 
 
 def distinct_models(cases: Sequence[Case]) -> list[CompiledModel]:
+    """The models of the cases, checked to fit in one program."""
+    if not cases:
+        raise SmallIRError("no cases to run")
     models: dict[str, CompiledModel] = {}
     for case in cases:
-        known = models.setdefault(case.model.name, case.model)
-        if known is not case.model and known.c_source != case.model.c_source:
-            raise SmallIRError(f"two different models named '{known.name}' in one batch: give them different names")
-        if case.model.target != known.target or case.model.target != cases[0].model.target:
-            raise SmallIRError(f"one batch runs one target, not {cases[0].model.target} and {case.model.target}")
-        case.model._check_inputs(case.inputs)
+        model = case.model
+        if model.name in RESERVED_NAMES:
+            raise SmallIRError(f"a model named '{model.name}' cannot run in the harness: rename it")
+        known = models.setdefault(model.name.lower(), model)
+        if known is not model and known.c_source != model.c_source:
+            raise SmallIRError(f"two different models named '{known.name}' and '{model.name}' in one batch: rename one")
+        if model.target != cases[0].model.target:
+            raise SmallIRError(f"one batch runs one target, not {cases[0].model.target} and {model.target}")
+        model._check_inputs(case.inputs)
     return list(models.values())
 
 
@@ -94,8 +104,11 @@ class Program:
 
     platform: Platform
     executable: Path
-    output_path: Path
     cases: Sequence[Case]
+
+    @property
+    def output_path(self) -> Path:
+        return self.executable.parent / OUTPUTS
 
     def run(self, emulator_args: Sequence[str] = (), vlen: int | None = None) -> list[list[np.ndarray]]:
         self.output_path.unlink(missing_ok=True)
@@ -119,7 +132,7 @@ class Program:
 
 
 def build_objects(models: Sequence[CompiledModel], directory: Path) -> list[Path]:
-    """Each model's library as an object file for its target's platform (in parallel)."""
+    """Each model's library (and header) in `directory`, as an object file for its platform (in parallel)."""
     target_platform = platform(models[0].platform)
 
     def build(model: CompiledModel) -> Path:
@@ -133,30 +146,50 @@ def build_objects(models: Sequence[CompiledModel], directory: Path) -> list[Path
 def build_program(
     cases: Sequence[Case],
     directory: Path,
-    objects: Sequence[Path] | None = None,
+    objects: tuple[Path, Sequence[Path]] | None = None,
     selected: Sequence[int] | None = None,
     call: bool = True,
 ) -> Program:
-    """The harness around `cases` (or only the `selected` ones), linked with the models' objects."""
-    if not cases:
-        raise SmallIRError("no cases to run")
+    """
+    The harness around `cases` (or only the `selected` ones), built in
+    `directory` and linked with the models' objects: `objects` is a directory
+    and the files from `build_objects`, else they are built in `directory`.
+    """
     models = distinct_models(cases)
+    directory.mkdir(parents=True, exist_ok=True)
+    include, object_files = objects if objects is not None else (directory, build_objects(models, directory))
+    harness = directory / "harness.c"
+    harness.write_text(harness_source(cases, selected, call))
     target_platform = platform(models[0].platform)
-    objects = objects if objects is not None else build_objects(models, directory)
-    suffix = ("" if selected is None else "_" + "_".join(map(str, selected))) + ("" if call else "_nocall")
-    output_path = directory / f"outputs{suffix}.bin"
-    harness = directory / f"harness{suffix}.c"
-    harness.write_text(harness_source(cases, output_path, selected, call))
-    flags = ["-I", str(RUNTIME), "-I", str(directory)]
-    executable = target_platform.build([harness, *objects], directory / f"harness{suffix}.elf", flags)
+    executable = target_platform.build([harness, *object_files], directory / "harness", ["-I", str(include)])
     running = [case for number, case in enumerate(cases) if selected is None or number in selected]
-    return Program(target_platform, executable, output_path, running)
+    return Program(target_platform, executable, running)
+
+
+def batches(cases: Sequence[Case]) -> list[list[Case]]:
+    """Consecutive runs of cases with at most INPUT_BYTES_PER_PROGRAM of inputs (at least one case each)."""
+    groups: list[list[Case]] = [[]]
+    size = 0
+    for case in cases:
+        case_bytes = sum(x.size * 4 for x in case.inputs)
+        if groups[-1] and size + case_bytes > INPUT_BYTES_PER_PROGRAM:
+            groups.append([])
+            size = 0
+        groups[-1].append(case)
+        size += case_bytes
+    return groups
 
 
 def run_cases(cases: Sequence[Case], vlen: int | None = None) -> list[list[np.ndarray]]:
-    """Builds one program for all cases, runs it once, returns each case's outputs."""
+    """Builds the models once and one program per batch of inputs, runs each once; returns each case's outputs."""
+    models = distinct_models(cases)
     with tempfile.TemporaryDirectory(prefix="small-ir-harness-") as directory:
-        return build_program(cases, Path(directory)).run(vlen=vlen)
+        work = Path(directory)
+        objects = (work, build_objects(models, work))
+        results = []
+        for number, batch in enumerate(batches(cases)):
+            results += build_program(batch, work / f"program{number}", objects).run(vlen=vlen)
+        return results
 
 
 SECTIONS = (".text", ".rodata", ".data", ".bss")

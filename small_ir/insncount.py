@@ -3,11 +3,6 @@ Exact executed-instruction counts per function, for programs run under QEMU
 (qemu-aarch64, qemu-riscv64, qemu-system-arm), through the TCG plugin in
 `small_ir/runtime/insncount.c`.
 
-    counts = count_instructions(["qemu-aarch64", "model.elf"], Path("model.elf"))
-    counts["model"], sum(counts.values())
-
-or by hand, to add the plugin to a command of your own:
-
     command = ["qemu-system-arm", "-M", "mps2-an386", *plugin_arguments(Path("counts.txt")), "-kernel", "m.elf"]
     subprocess.run(command, check=True)
     counts = function_counts(Path("counts.txt"), Path("m.elf"))
@@ -15,8 +10,8 @@ or by hand, to add the plugin to a command of your own:
 The plugin writes one line "<hex address> <count>" per executed instruction
 when QEMU exits. Counts are repeatable to the instruction for a single-threaded
 guest (user mode) or one vCPU (system mode) given the same program, arguments
-and environment (a static glibc program's startup code walks the environment,
-so `count_instructions` runs qemu with an empty one).
+and environment (a static glibc program's startup code walks the environment:
+run qemu with an empty one).
 """
 
 from __future__ import annotations
@@ -28,21 +23,19 @@ import shutil
 import subprocess
 import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
+from small_ir.platforms import RUNTIME_DIR
 from small_ir.toolchain import ToolchainError
 
 UNKNOWN_FUNCTION = "<unknown>"
 
-_RUNTIME = Path(__file__).parent / "runtime"
-_PLUGIN_SOURCES = [_RUNTIME / "insncount.c", _RUNTIME / "qemu-plugin.h"]
+_PLUGIN_SOURCES = [RUNTIME_DIR / "insncount.c", RUNTIME_DIR / "qemu-plugin.h"]
 _PLUGIN_FLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror"]
 _FUNCTION_TYPES = {"STT_FUNC", "STT_LOOS"}  # STT_LOOS is how pyelftools names STT_GNU_IFUNC
-_RUN_TIMEOUT_SECONDS = 600
 
 
 def cache_directory() -> Path:
@@ -141,21 +134,3 @@ def function_counts(counts_file: Path, elf: Path) -> dict[str, int]:
         inside = index >= 0 and address < functions[index].end
         totals[functions[index].name if inside else UNKNOWN_FUNCTION] += count
     return dict(totals)
-
-
-def count_instructions(command: Sequence[str], elf: Path, timeout: float = _RUN_TIMEOUT_SECONDS) -> dict[str, int]:
-    """Runs a qemu `command` (qemu binary first) with the plugin and returns `function_counts` for `elf`."""
-    qemu = shutil.which(command[0])
-    if qemu is None:
-        raise ToolchainError(f"{command[0]} not found: apt-get install qemu-user qemu-system-arm")
-    with tempfile.TemporaryDirectory() as scratch:
-        counts_file = Path(scratch) / "counts.txt"
-        full_command = [qemu, *plugin_arguments(counts_file), *command[1:]]
-        try:
-            # An empty environment: qemu-user hands its own to the guest, and glibc's startup code reads it.
-            result = subprocess.run(full_command, capture_output=True, text=True, timeout=timeout, env={})
-        except subprocess.TimeoutExpired as error:
-            raise ToolchainError(f"timed out after {timeout} s: {' '.join(full_command)}") from error
-        if result.returncode != 0:
-            raise ToolchainError(f"exit status {result.returncode}: {' '.join(full_command)}\n{result.stderr}")
-        return function_counts(counts_file, elf)

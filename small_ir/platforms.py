@@ -32,7 +32,7 @@ import shlex
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ CORTEX_M_FAULT_STATUS = 250
 APT_GET_INSTALL = "apt-get install -y --no-install-recommends"
 ALL_PACKAGES = (
     "gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang-16 lld-16 libc6-dev-riscv64-cross "
-    "libgcc-12-dev-riscv64-cross binutils-riscv64-linux-gnu qemu-user qemu-system-arm binutils-arm-none-eabi"
+    "libgcc-12-dev-riscv64-cross binutils-riscv64-linux-gnu qemu-user qemu-system-arm"
 )
 
 BARE_METAL_FLAGS = (
@@ -68,13 +68,16 @@ class Platform:
     emulator: tuple[str, ...] = ()
     """The command the program runs under (before its path); empty: natively."""
     tools: tuple[tuple[str, str], ...] = ()
-    """(command, or file of a library, Debian package) for missing_tools()."""
+    """(command, or file of a library, Debian package) that building needs, for missing_tools()."""
+    emulator_tools: tuple[tuple[str, str], ...] = ()
+    """The same for running."""
     default_vlen: int | None = None
     """For a platform whose emulator takes a vector length (bits): the one used when run() is given none."""
 
-    def missing_tools(self) -> list[str]:
-        """Each missing tool with the apt-get line that installs it; empty when all are there."""
-        return [f"{tool} ({APT_GET_INSTALL} {package})" for tool, package in self.tools if not _installed(tool)]
+    def missing_tools(self, running: bool = True) -> list[str]:
+        """Each missing tool (for building, and with `running` for running) with the apt-get line that installs it."""
+        tools = (*self.tools, *self.emulator_tools) if running else self.tools
+        return [f"{tool} ({APT_GET_INSTALL} {package})" for tool, package in tools if not _installed(tool)]
 
     def build(self, c_files: Sequence[Path], out: Path, cflags: Sequence[str] = ()) -> Path:
         """Compiles and links a program (one file defines `main`) with this platform's runtime files."""
@@ -96,13 +99,15 @@ class Platform:
         emulator_args: Sequence[str] = (),
         timeout: float = 120,
         vlen: int | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
         """
         Runs a program built by build(), in its directory; `emulator_args`
-        go to qemu (e.g. `-plugin ...`), `vlen` sets the RISC-V vector length.
-        Raises ToolchainError on a nonzero exit status or a timeout.
+        go to qemu (e.g. `-plugin ...`), `vlen` sets the RISC-V vector length,
+        `env` replaces the environment. Raises ToolchainError on a nonzero
+        exit status or a timeout.
         """
-        self._require_tools()
+        self._require_tools(running=True)
         executable = executable.resolve()
         command = [*self._emulator_command(emulator_args, vlen), str(executable)]
         try:
@@ -114,6 +119,7 @@ class Platform:
                 text=True,
                 errors="replace",
                 timeout=timeout,
+                env=env,
             )
         except subprocess.TimeoutExpired:
             raise ToolchainError(
@@ -127,7 +133,7 @@ class Platform:
         return result
 
     def _compile_command(self, cflags: Sequence[str]) -> list[str]:
-        self._require_tools()
+        self._require_tools(running=False)
         compiler = list(self.compiler) or c_compiler()
         return [*compiler, *C_FLAGS, *WARNING_FLAGS, *self.compile_flags, f"-I{RUNTIME_DIR}", *cflags]
 
@@ -141,8 +147,8 @@ class Platform:
         emulator = [argument.format(vlen=vlen if vlen is not None else self.default_vlen) for argument in self.emulator]
         return [emulator[0], *emulator_args, *emulator[1:]]
 
-    def _require_tools(self) -> None:
-        missing = self.missing_tools()
+    def _require_tools(self, running: bool) -> None:
+        missing = self.missing_tools(running)
         if missing:
             raise ToolchainError(
                 f"platform {self.name} needs {', '.join(missing)}\n"
@@ -156,8 +162,15 @@ def _installed(tool: str) -> bool:
 
 def _run_compiler(command: list[str], what: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ToolchainError(f"{what} failed (exit {result.returncode}):\n$ {shlex.join(command)}\n{result.stderr}")
+    if result.returncode == 0:
+        return
+    overflows = [line for line in result.stderr.splitlines() if "will not fit in region" in line or "overflowed by" in line]
+    if overflows:
+        raise ToolchainError(
+            f"{what} failed: the program does not fit the board's memory (see the memory map in "
+            f"small_ir/runtime/*.ld); use a smaller model or fewer inputs per run:\n" + "\n".join(overflows[:4])
+        )
+    raise ToolchainError(f"{what} failed (exit {result.returncode}):\n$ {shlex.join(command)}\n{result.stderr}")
 
 
 def _describe_exit(returncode: int) -> str:
@@ -173,7 +186,7 @@ def _cortex_m(board: str, target: str, cpu: str, fpu_flags: tuple[str, ...], ext
     return Platform(
         name=board,
         compiler=("clang-16", f"--target={target}", f"-mcpu={cpu}", *fpu_flags, "-mfloat-abi=hard"),
-        compile_flags=(*BARE_METAL_FLAGS, *extra_flags),
+        compile_flags=(*BARE_METAL_FLAGS, "-fdata-sections", *extra_flags),
         link_flags=("-nostdlib", "-fuse-ld=lld", f"-L{RUNTIME_DIR}", f"-T{RUNTIME_DIR / board}.ld"),
         runtime=("cortex_m_startup.c", "cortex_m_semihost.c", "cortex_m_libc.c"),
         emulator=(
@@ -181,7 +194,8 @@ def _cortex_m(board: str, target: str, cpu: str, fpu_flags: tuple[str, ...], ext
             *("-M", board, "-display", "none", "-monitor", "none", "-serial", "none"),
             *("-semihosting-config", "enable=on,target=native", "-kernel"),
         ),
-        tools=(*CLANG, ("qemu-system-arm", "qemu-system-arm")),
+        tools=CLANG,
+        emulator_tools=(("qemu-system-arm", "qemu-system-arm"),),
     )
 
 
@@ -195,8 +209,8 @@ PLATFORMS: dict[str, Platform] = {
         tools=(
             ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
             ("/usr/aarch64-linux-gnu/lib/libc.a", "libc6-dev-arm64-cross"),
-            ("qemu-aarch64", "qemu-user"),
         ),
+        emulator_tools=(("qemu-aarch64", "qemu-user"),),
     ),
     "linux-riscv64": Platform(
         name="linux-riscv64",
@@ -207,8 +221,8 @@ PLATFORMS: dict[str, Platform] = {
             *CLANG,
             ("/usr/riscv64-linux-gnu/lib/libc.a", "libc6-dev-riscv64-cross"),
             ("/usr/lib/gcc-cross/riscv64-linux-gnu/12/libgcc.a", "libgcc-12-dev-riscv64-cross"),
-            ("qemu-riscv64", "qemu-user"),
         ),
+        emulator_tools=(("qemu-riscv64", "qemu-user"),),
         default_vlen=128,
     ),
     "mps2-an386": _cortex_m("mps2-an386", "thumbv7em-none-eabihf", "cortex-m4", ("-mfpu=fpv4-sp-d16",)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,12 +19,30 @@ from elftools.elf.elffile import ELFFile
 from small_ir.insncount import (
     UNKNOWN_FUNCTION,
     address_counts,
-    count_instructions,
     function_counts,
     plugin_arguments,
     plugin_library,
 )
 from small_ir.toolchain import ToolchainError
+
+
+def count_instructions(command: Sequence[str], elf: Path, timeout: float = 600) -> dict[str, int]:
+    """Runs a qemu `command` (qemu binary first) with the plugin and returns `function_counts` for `elf`."""
+    qemu = shutil.which(command[0])
+    if qemu is None:
+        raise ToolchainError(f"{command[0]} not found: apt-get install qemu-user qemu-system-arm")
+    with tempfile.TemporaryDirectory() as scratch:
+        counts_file = Path(scratch) / "counts.txt"
+        full_command = [qemu, *plugin_arguments(counts_file), *command[1:]]
+        try:
+            # An empty environment: qemu-user hands its own to the guest, and glibc's startup code reads it.
+            result = subprocess.run(full_command, capture_output=True, text=True, timeout=timeout, env={})
+        except subprocess.TimeoutExpired as error:
+            raise ToolchainError(f"timed out after {timeout} s: {' '.join(full_command)}") from error
+        if result.returncode != 0:
+            raise ToolchainError(f"exit status {result.returncode}: {' '.join(full_command)}\n{result.stderr}")
+        return function_counts(counts_file, elf)
+
 
 LOOPS_C = r"""
 __attribute__((noinline)) unsigned f(unsigned n) {

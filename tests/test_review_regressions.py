@@ -12,6 +12,7 @@ from small_ir import reference as ref
 from small_ir.backends import targets
 from small_ir.context import make_context
 from small_ir.errors import SmallIRError
+from small_ir.testing import target_params
 
 RNG = np.random.default_rng(7)
 HOST = small_ir.compiler.host_target()
@@ -50,14 +51,26 @@ def test_flatten_that_is_also_an_output_is_computed():
     np.testing.assert_allclose(dense_out, ref.dense(x.reshape(1, 8), w), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("target", sorted({"scalar", HOST}))
-def test_relu_and_clip_propagate_nan(target: str):
+NAN_LOST = pytest.mark.xfail(
+    strict=True,
+    reason="cortex-m55: vmaxnmq/vminnmq drop NaN, and clang-16 turns every NaN-restoring compare into MVE VCMP "
+    "LT/GE against zero, which qemu 7.2 holds true for NaN",
+)
+TARGETS = [
+    pytest.param(*param.values, marks=[*param.marks, NAN_LOST] if param.values[0] == "cortex-m55" else param.marks)
+    for param in target_params() + target_params(emulated=True)
+]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("activation", ["relu", "relu6"])
+def test_relu_and_clip_propagate_nan(target: str, activation: str):
     net = small_ir.NetworkBuilder("net", (1, 16, 1, 2))
-    module = net.build(net.relu6(net.input))
+    module = net.build(getattr(net, activation)(net.input))
     x = np.linspace(-8, 8, 32, dtype=np.float32).reshape(1, 16, 1, 2)
     x[0, 3, 0, 1] = np.nan
     (output,) = small_ir.compile(module, target=target).run(x)
-    expected = np.clip(x, 0, 6)
+    expected = np.clip(x, 0, 6 if activation == "relu6" else None)
     np.testing.assert_array_equal(np.isnan(output), np.isnan(expected))
     np.testing.assert_allclose(output[~np.isnan(output)], expected[~np.isnan(expected)])
 
