@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xdsl.dialects import memref
 from xdsl.dialects.builtin import StringAttr, f32
 from xdsl.dialects.emitc import EmitC_OpaqueType
 from xdsl.ir import SSAValue
 
-from small_ir.backends.microkernel import Access, LowerKernel, TargetSpec
+from small_ir.backends.microkernel import LowerKernel, TargetSpec
 from small_ir.backends.simd import SimdKernel
 
 TARGET = TargetSpec("neon", c_ob=16, w_ob=6, vector_bits=128, platform="linux-aarch64")
@@ -25,6 +24,7 @@ class NeonKernel(SimdKernel):
     includes = ("arm_neon.h",)
     vector_lanes = 4
     vector = EmitC_OpaqueType(StringAttr("float32x4_t"))
+    fma_takes_scalar = True
     intrinsics = {
         "load": "vld1q_f32",
         "store": "vst1q_f32",
@@ -35,9 +35,6 @@ class NeonKernel(SimdKernel):
         "max": "vmaxq_f32",
         "min": "vminq_f32",
     }
-
-    def broadcast_from(self, access: Access, pixel_offset: int) -> SSAValue:
-        return self.loops.insert(memref.LoadOp.get(access.memref, access.at(self.loops, pixel_offset))).res
 
     def multiply_add(self, accumulator: SSAValue, x: SSAValue, y: SSAValue) -> SSAValue:
         if x.type == f32:

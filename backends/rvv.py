@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xdsl.dialects import memref
 from xdsl.dialects.builtin import StringAttr, f32
 from xdsl.dialects.emitc import EmitC_OpaqueType
 from xdsl.ir import Attribute, SSAValue
 
-from small_ir.backends.microkernel import Access, LowerKernel, TargetSpec
+from small_ir.backends.microkernel import LowerKernel, TargetSpec
 from small_ir.backends.simd import SimdKernel
 
 TARGET = TargetSpec("rvv", c_ob=16, w_ob=7, vector_bits=128, platform="linux-riscv64")
@@ -29,6 +28,7 @@ class RvvKernel(SimdKernel):
     includes = ("riscv_vector.h",)
     vector_lanes = TARGET.c_ob
     vector = EmitC_OpaqueType(StringAttr(f"vfloat32m{LMUL}_t"))
+    fma_takes_scalar = True
     intrinsics = {
         "load": f"__riscv_vle32_v_{SUFFIX}",
         "store": f"__riscv_vse32_v_{SUFFIX}",
@@ -42,9 +42,6 @@ class RvvKernel(SimdKernel):
     def call(self, intrinsic: str, *args: SSAValue, result: Attribute | None = None) -> SSAValue:
         vl = self.loops.values([self.vector_lanes])[0]
         return super().call(intrinsic, *args, vl, result=result)
-
-    def broadcast_from(self, access: Access, pixel_offset: int) -> SSAValue:
-        return self.loops.insert(memref.LoadOp.get(access.memref, access.at(self.loops, pixel_offset))).res
 
     def multiply_add(self, accumulator: SSAValue, x: SSAValue, y: SSAValue) -> SSAValue:
         form = "vf" if x.type == f32 else "vv"

@@ -29,11 +29,14 @@ class SimdKernel(Microkernel):
     intrinsics: ClassVar[dict[str, str]]
     """Names for: load, store, splat (scalar to all lanes), zero (optional), fma (a * b + acc), add, sub, mul, max, min (unless `bound` is overridden)."""
 
+    fma_takes_scalar: ClassVar[bool] = False
+    """The ISA multiplies a vector by a scalar register (NEON's vfmaq_n, RVV's vfmacc.vf): no broadcast vector."""
+
     # What an ISA may do differently.
     def broadcast_from(self, access: Access, pixel_offset: int) -> SSAValue:
-        """All lanes = the one input value at `access` moved by `pixel_offset` pixels."""
+        """All lanes = the one input value at `access` moved by `pixel_offset` pixels (or just it, see fma_takes_scalar)."""
         scalar = self.loops.insert(memref.LoadOp.get(access.memref, access.at(self.loops, pixel_offset))).res
-        return self.call("splat", scalar)
+        return scalar if self.fma_takes_scalar else self.call("splat", scalar)
 
     def multiply_add(self, accumulator: SSAValue, x: SSAValue, y: SSAValue) -> SSAValue:
         """accumulator + x * y, for vectors x and y; and for x from `broadcast_from`."""
