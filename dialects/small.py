@@ -249,9 +249,19 @@ class LayerOp(IRDLOperation):
             window_output_size(w, fw, sw, left, right, dw),
         )
 
+    @property
+    def input_block(self) -> int:
+        """
+        The input's channel block: the layer's, except that a conv with fewer
+        input channels than that may read them as one exact block (a network
+        input of 1 or 3 channels, see small-layout), which wastes no memory.
+        """
+        narrow = self.kind.data == "conv" and 0 < self.in_channels < self.block
+        return self.in_channels if narrow and shape_of(self.input)[-1] == self.in_channels else self.block
+
     def input_activation(self) -> Activation:
         h, w = _pair(self.in_hw)
-        return Activation(self.in_channels, h, w, self.block)
+        return Activation(self.in_channels, h, w, self.input_block)
 
     def output_activation(self) -> Activation:
         return Activation(self.out_channels, *self.out_hw, self.block)

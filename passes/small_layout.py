@@ -123,7 +123,10 @@ class SmallLayout(ModulePass):
         plain = activation_of(argument, 0, 0)
         if self.io_layout == "blocked":
             return {self.block_argument(block, index)}
-        buffer = memref.AllocOp([], [], blocked_type(argument, self.c_ob))
+        channel_block = self.c_ob
+        if plain.channels < self.c_ob and all(self.reads_as_conv_input(op, argument) for op in users):
+            channel_block = plain.channels  # a narrow network input read only by convs: one exact block
+        buffer = memref.AllocOp([], [], blocked_type(argument, channel_block))
         nhwc = self.io_layout == "nhwc" and len(shape_of(argument)) == 4
         if nhwc:
             function = block.parent_op()
@@ -131,18 +134,24 @@ class SmallLayout(ModulePass):
             function.replace_argument_type(argument, memref_type((1, plain.height, plain.width, plain.channels)), Rewriter())
             argument = block.args[index]
         if any(getattr(op, "output", None) is argument for op in users):
-            convert = small.ConvertOp(buffer.memref, argument, (plain.channels, self.c_ob), (plain.channels, 0), nhwc)
+            convert = small.ConvertOp(buffer.memref, argument, (plain.channels, channel_block), (plain.channels, 0), nhwc)
             first_user = min(users, key=lambda op: block.get_operation_index(op))
             Rewriter.insert_op([buffer], InsertPoint.before(first_user))
             Rewriter.insert_op([convert], InsertPoint.before(block.last_op))
         else:
-            convert = small.ConvertOp(argument, buffer.memref, (plain.channels, 0), (plain.channels, self.c_ob), nhwc)
+            convert = small.ConvertOp(argument, buffer.memref, (plain.channels, 0), (plain.channels, channel_block), nhwc)
             Rewriter.insert_op([buffer, convert], InsertPoint.at_start(block))
         for op in users:
             for index, operand in enumerate(op.operands):
                 if operand is argument:
                     op.operands[index] = buffer.memref
         return {buffer.memref}
+
+    @staticmethod
+    def reads_as_conv_input(op: Operation, value: SSAValue) -> bool:
+        if not isinstance(op, small.LayerOp) or op.kind.data != "conv":
+            return False
+        return [operand is value for operand in op.operands] == [operand is op.input for operand in op.operands]
 
     def block_argument(self, block: Block, index: int) -> SSAValue:
         """io_layout=blocked: the argument itself becomes the blocked buffer (no conversion)."""
@@ -153,10 +162,10 @@ class SmallLayout(ModulePass):
 
     def block_op(self, module: ModuleOp, op: Operation, blocked: set[SSAValue]) -> None:
         block_attr = IntegerAttr(self.c_ob, i64)
-        if isinstance(op, small.ConvertOp):
-            if op.input in blocked:
+        if isinstance(op, small.ConvertOp):  # the argument conversions come with their blocks
+            if op.input in blocked and not op.src_block.value.data:
                 op.src_block = block_attr
-            if op.output in blocked:
+            if op.output in blocked and not op.dst_block.value.data:
                 op.dst_block = block_attr
             return
         if isinstance(op, small.SoftmaxOp | small.ConcatOp):

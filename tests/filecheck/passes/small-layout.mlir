@@ -44,13 +44,14 @@ func.func @net(%x: memref<1x3x5x5xf32>, %y: memref<1x6xf32>) {
 
 // CHECK-LABEL: func.func @net(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x3x5x5xf32>, %[[Y:[a-z0-9_]+]]: memref<1x6xf32>)
-// The input argument is converted once, at entry, before any layer.
-// CHECK-NEXT:    %[[IN:[a-z0-9_]+]] = memref.alloc() : memref<1x5x5x4xf32>
-// CHECK-NEXT:    small.convert %[[X]] into %[[IN]] {src_channels = 3 : i64, src_block = 0 : i64, dst_channels = 3 : i64, dst_block = 4 : i64} : memref<1x3x5x5xf32> into memref<1x5x5x4xf32>
+// The input argument is converted once, at entry, before any layer. Only a conv
+// reads its 3 channels, so they are one exact block of 3, not padded to 4.
+// CHECK-NEXT:    %[[IN:[a-z0-9_]+]] = memref.alloc() : memref<1x5x5x3xf32>
+// CHECK-NEXT:    small.convert %[[X]] into %[[IN]] {src_channels = 3 : i64, src_block = 0 : i64, dst_channels = 3 : i64, dst_block = 3 : i64} : memref<1x3x5x5xf32> into memref<1x5x5x3xf32>
 // CHECK-NEXT:    %[[A:[a-z0-9_]+]] = memref.alloc() : memref<2x5x5x4xf32>
 // CHECK-NEXT:    %[[WV:[a-z0-9_]+]] = memref.get_global @[[W]] : memref<2x1x3x3x4x4xf32>
 // CHECK-NEXT:    %[[BV:[a-z0-9_]+]] = memref.get_global @[[B]] : memref<2x4xf32>
-// CHECK-NEXT:    small.layer "conv" %[[IN]] : memref<1x5x5x4xf32> weights %[[WV]] : memref<2x1x3x3x4x4xf32> bias %[[BV]] : memref<2x4xf32> into %[[A]] : memref<2x5x5x4xf32>
+// CHECK-NEXT:    small.layer "conv" %[[IN]] : memref<1x5x5x3xf32> weights %[[WV]] : memref<2x1x3x3x4x4xf32> bias %[[BV]] : memref<2x4xf32> into %[[A]] : memref<2x5x5x4xf32>
 // CHECK-SAME:      {g = 1 : i64, k = 6 : i64, f_c = 3 : i64, {{.*}}, c_ob = 4 : i64, w_ob = 2 : i64}
 // CHECK-NEXT:    %[[C:[a-z0-9_]+]] = memref.alloc() : memref<2x3x3x4xf32>
 // CHECK-NEXT:    %[[DWV:[a-z0-9_]+]] = memref.get_global @[[DW]] : memref<2x3x3x4xf32>
@@ -79,12 +80,12 @@ func.func @pack(%x: memref<1x2x1x3xf32>, %y: memref<1x2x1x2xf32>) {
 
 // CHECK-LABEL: func.func @pack(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x2x1x3xf32>, %[[Y:[a-z0-9_]+]]: memref<1x2x1x2xf32>)
-// CHECK-NEXT:    %[[IN:[a-z0-9_]+]] = memref.alloc() : memref<1x1x3x4xf32>
-// CHECK-NEXT:    small.convert %[[X]] into %[[IN]] {{.*}} : memref<1x2x1x3xf32> into memref<1x1x3x4xf32>
+// CHECK-NEXT:    %[[IN:[a-z0-9_]+]] = memref.alloc() : memref<1x1x3x2xf32>
+// CHECK-NEXT:    small.convert %[[X]] into %[[IN]] {{.*}} : memref<1x2x1x3xf32> into memref<1x1x3x2xf32>
 // CHECK-NEXT:    %[[A:[a-z0-9_]+]] = memref.alloc() : memref<1x1x3x4xf32>
 // CHECK-NEXT:    %[[WV:[a-z0-9_]+]] = memref.get_global @[[PW]] : memref<1x1x1x1x4x4xf32>
 // CHECK-NEXT:    %[[BV:[a-z0-9_]+]] = memref.get_global @[[PB]] : memref<1x4xf32>
-// CHECK-NEXT:    small.layer "conv" %[[IN]] : memref<1x1x3x4xf32> weights %[[WV]] : memref<1x1x1x1x4x4xf32> bias %[[BV]] : memref<1x4xf32> into %[[A]] : memref<1x1x3x4xf32>
+// CHECK-NEXT:    small.layer "conv" %[[IN]] : memref<1x1x3x2xf32> weights %[[WV]] : memref<1x1x1x1x4x4xf32> bias %[[BV]] : memref<1x4xf32> into %[[A]] : memref<1x1x3x4xf32>
 // CHECK-NEXT:    %[[OUT:[a-z0-9_]+]] = memref.alloc() : memref<1x1x2x4xf32>
 // CHECK-NEXT:    %[[DWV:[a-z0-9_]+]] = memref.get_global @[[PDW]] : memref<1x1x2x4xf32>
 // CHECK-NEXT:    small.layer "dwconv" %[[A]] : memref<1x1x3x4xf32> weights %[[DWV]] : memref<1x1x2x4xf32> into %[[OUT]] : memref<1x1x2x4xf32>
