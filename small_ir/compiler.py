@@ -195,7 +195,6 @@ class CompiledModel:
 
         if self.platform != "host":
             raise SmallIRError(f"sanitizer runs are for host targets; {self.target} runs on {self.platform}")
-
         arrays = self._check_inputs(inputs)
         sizes = [int(np.prod(shape)) for shape in self.output_shapes]
         flat = run_with_sanitizers(self.c_source, self.entry, arrays, sizes, list(self.cflags))
