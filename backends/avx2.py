@@ -18,24 +18,21 @@ from small_ir.backends.simd import SimdKernel
 
 TARGET = TargetSpec("avx2", c_ob=16, w_ob=6, cflags=("-mavx2", "-mfma"), vector_bits=256, cpu_feature="avx2")
 CMP_GE_OQ = 29
+"""The _CMP_GE_OQ predicate of _mm*_cmp_ps: ordered, so a NaN lane compares false."""
+
+
+def x86_intrinsics(prefix: str) -> dict[str, str]:
+    """The SimdKernel intrinsics of the AVX families, which differ only by prefix (_mm256, _mm512)."""
+    names = {"load": "loadu", "store": "storeu", "splat": "set1", "zero": "setzero", "fma": "fmadd"}
+    operations = ["load", "store", "splat", "zero", "fma", "add", "sub", "mul", "max", "min"]
+    return {operation: f"{prefix}_{names.get(operation, operation)}_ps" for operation in operations}
 
 
 class Avx2Kernel(SimdKernel):
     includes = ("immintrin.h",)
     vector_lanes = 8
     vector = EmitC_OpaqueType(StringAttr("__m256"))
-    intrinsics = {
-        "load": "_mm256_loadu_ps",
-        "store": "_mm256_storeu_ps",
-        "splat": "_mm256_set1_ps",
-        "zero": "_mm256_setzero_ps",
-        "fma": "_mm256_fmadd_ps",
-        "add": "_mm256_add_ps",
-        "sub": "_mm256_sub_ps",
-        "mul": "_mm256_mul_ps",
-        "max": "_mm256_max_ps",
-        "min": "_mm256_min_ps",
-    }
+    intrinsics = x86_intrinsics("_mm256")
 
     def broadcast_from(self, access: Access, pixel_offset: int) -> SSAValue:
         return self.call("_mm256_broadcast_ss", self.address(access, pixel_offset))

@@ -14,11 +14,11 @@ from xdsl.dialects.builtin import IntegerAttr, StringAttr, i32
 from xdsl.dialects.emitc import EmitC_OpaqueType
 from xdsl.ir import SSAValue
 
+from small_ir.backends.avx2 import CMP_GE_OQ, x86_intrinsics
 from small_ir.backends.microkernel import LowerKernel, TargetSpec
 from small_ir.backends.simd import SimdKernel
 
 TARGET = TargetSpec("avx512", c_ob=16, w_ob=14, cflags=("-mavx512f", "-mfma"), vector_bits=512, cpu_feature="avx512f")
-CMP_GE_OQ = 29
 MASK = EmitC_OpaqueType(StringAttr("__mmask16"))
 
 
@@ -26,18 +26,7 @@ class Avx512Kernel(SimdKernel):
     includes = ("immintrin.h",)
     vector_lanes = 16
     vector = EmitC_OpaqueType(StringAttr("__m512"))
-    intrinsics = {
-        "load": "_mm512_loadu_ps",
-        "store": "_mm512_storeu_ps",
-        "splat": "_mm512_set1_ps",
-        "zero": "_mm512_setzero_ps",
-        "fma": "_mm512_fmadd_ps",
-        "add": "_mm512_add_ps",
-        "sub": "_mm512_sub_ps",
-        "mul": "_mm512_mul_ps",
-        "max": "_mm512_max_ps",
-        "min": "_mm512_min_ps",
-    }
+    intrinsics = x86_intrinsics("_mm512")
 
     def select_nonnegative(self, value: SSAValue, otherwise: SSAValue) -> SSAValue:
         predicate = self.loops.insert(arith.ConstantOp(IntegerAttr(CMP_GE_OQ, i32))).result

@@ -159,11 +159,11 @@ class LayerNest:
         in_row = loops.sub(loops.mul(oh, self.sh), self.top)
         in_column = loops.sub(loops.mul(ow, self.sw), self.left)
 
-        def tap(kh: Index, kw: Index) -> None:
+        def tap(kh: Index, kw: Index, conv_tiles: list[SSAValue] = tiles) -> None:
             ih = loops.add(in_row, loops.mul(kh, self.dh))
             iw = loops.add(in_column, loops.mul(kw, self.dw))
             if self.kind == "conv":
-                self.conv_tap(tiles, kb, kh, kw, ih, iw)
+                self.conv_tap(conv_tiles, kb, kh, kw, ih, iw)
                 return
             window = loops.values([kb, ih, iw, 0])
             if self.kind == "dwconv":
@@ -173,16 +173,15 @@ class LayerNest:
             else:
                 loops.insert(kernel.AddOp(tile, self.op.input, window, self.sw))
 
-        if self.kind == "conv" and self.op.in_channels < len(tiles):
-            # too few channels to share out: filter column kw goes to tile kw % len(tiles) (see partial_sums)
-            def row(kh: Index) -> None:
+        def row(kh: Index) -> None:
+            if self.kind == "conv" and self.op.in_channels < len(tiles):
+                # too few channels to share out: filter column kw goes to tile kw % len(tiles) (see partial_sums)
                 for kw in range(columns.lo, columns.hi):
-                    ih, iw = loops.add(in_row, loops.mul(kh, self.dh)), loops.add(in_column, kw * self.dw)
-                    self.conv_tap([tiles[kw % len(tiles)]], kb, kh, kw, ih, iw)
+                    tap(kh, kw, [tiles[kw % len(tiles)]])
+                return
+            loops.for_(columns.lo, columns.hi, lambda kw: tap(kh, kw))
 
-            loops.for_(rows.lo, rows.hi, row)
-            return
-        loops.for_(rows.lo, rows.hi, lambda kh: loops.for_(columns.lo, columns.hi, lambda kw: tap(kh, kw)))
+        loops.for_(rows.lo, rows.hi, row)
 
     def conv_tap(self, tiles: list[SSAValue], kb: Index, kh: Index, kw: Index, ih: Index, iw: Index) -> None:
         """Rank-1 updates over the reduction channels, one input-channel block at a time;

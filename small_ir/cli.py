@@ -17,11 +17,15 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from small_ir.backends import targets
 from small_ir.errors import SmallIRError, report_errors
+
+if TYPE_CHECKING:
+    from small_ir.compiler import CompiledModel
 
 TARGET_CHOICES = ["host", *targets()]
 
@@ -47,7 +51,7 @@ def command_compile(args: argparse.Namespace) -> None:
         print_library_size(compiled)
 
 
-def print_library_size(compiled) -> None:
+def print_library_size(compiled: CompiledModel) -> None:
     from small_ir.harness import library_sections
     from small_ir.platforms import platform
 

@@ -110,9 +110,9 @@ class Program:
     def output_path(self) -> Path:
         return self.executable.parent / OUTPUTS
 
-    def run(self, emulator_args: Sequence[str] = (), vlen: int | None = None) -> list[list[np.ndarray]]:
+    def run(self, vlen: int | None = None) -> list[list[np.ndarray]]:
         self.output_path.unlink(missing_ok=True)
-        self.platform.run(self.executable, emulator_args, vlen=vlen)
+        self.platform.run(self.executable, vlen=vlen)
         return self.outputs()
 
     def outputs(self) -> list[list[np.ndarray]]:

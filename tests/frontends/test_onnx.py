@@ -201,6 +201,24 @@ def test_conv(target: str, case: OnnxCase):
 # Pooling.
 
 
+def draw_pool_padding(draw, attributes: dict, auto_pad: str, kernel, extents, height: int, width: int):
+    """
+    Sets explicit pads (each smaller than the kernel) or auto_pad in
+    `attributes`; returns the pads and H and W grown so that a window of
+    `extents` fits. SAME strides stay within the kernel: onnxruntime rejects
+    negative SAME padding.
+    """
+    if auto_pad == "NOTSET":
+        attributes["pads"] = [draw(st.integers(0, kernel[axis % 2] - 1)) for axis in range(4)]
+    else:
+        attributes["auto_pad"] = auto_pad
+    if auto_pad.startswith("SAME"):
+        attributes["strides"] = [min(s, k) for s, k in zip(attributes["strides"], kernel)]
+        return [0, 0, 0, 0], height, width
+    pads = attributes.get("pads", [0, 0, 0, 0])
+    return pads, max(height, extents[0] - pads[0] - pads[2]), max(width, extents[1] - pads[1] - pads[3])
+
+
 @st.composite
 def max_pool_cases(draw) -> OnnxCase:
     opset = draw(st.sampled_from([11, 13, 21]))
@@ -210,19 +228,8 @@ def max_pool_cases(draw) -> OnnxCase:
     auto_pad = draw(st.sampled_from(["NOTSET", "NOTSET", "NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"]))
     dilations = [1, 1] if ceil_mode or auto_pad.startswith("SAME") else pairs(draw, 1, 2)
     attributes = {"kernel_shape": kernel, "strides": strides, "dilations": dilations, "ceil_mode": ceil_mode}
-    if auto_pad == "NOTSET":
-        attributes["pads"] = [draw(st.integers(0, kernel[axis % 2] - 1)) for axis in range(4)]
-    else:
-        attributes["auto_pad"] = auto_pad
-    if auto_pad.startswith("SAME"):
-        attributes["strides"] = [
-            min(s, k) for s, k in zip(strides, kernel)
-        ]  # onnxruntime rejects negative SAME padding
-    pads = attributes.get("pads", [0, 0, 0, 0])
     extents = [d * (k - 1) + 1 for d, k in zip(dilations, kernel)]
-    if not auto_pad.startswith("SAME"):
-        height = max(height, extents[0] - pads[0] - pads[2])
-        width = max(width, extents[1] - pads[1] - pads[3])
+    _, height, width = draw_pool_padding(draw, attributes, auto_pad, kernel, extents, height, width)
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     model = make_model(
         [helper.make_node("MaxPool", ["x"], ["y"], **attributes)], {"x": (1, channels, height, width)}, opset=opset
@@ -250,18 +257,7 @@ def average_pool_cases(draw) -> OnnxCase:
     attributes = {"kernel_shape": kernel, "strides": strides, "count_include_pad": include_pad, "ceil_mode": ceil_mode}
     if opset >= 19:
         attributes["dilations"] = [1, 1]
-    if auto_pad == "NOTSET":
-        attributes["pads"] = [draw(st.integers(0, kernel[axis % 2] - 1)) for axis in range(4)]
-    else:
-        attributes["auto_pad"] = auto_pad
-    if auto_pad.startswith("SAME"):
-        attributes["strides"] = [
-            min(s, k) for s, k in zip(strides, kernel)
-        ]  # onnxruntime rejects negative SAME padding
-    pads = attributes.get("pads", [0, 0, 0, 0])
-    if not auto_pad.startswith("SAME"):
-        height = max(height, kernel[0] - pads[0] - pads[2])
-        width = max(width, kernel[1] - pads[1] - pads[3])
+    pads, height, width = draw_pool_padding(draw, attributes, auto_pad, kernel, kernel, height, width)
     nodes, weights = [], {}
     if include_pad and auto_pad == "NOTSET" and draw(st.booleans()):
         extra = [draw(st.integers(0, kernel[axis % 2] - 1 - pads[axis])) for axis in range(4)]
