@@ -18,6 +18,10 @@ element-wise ops),
 then `clamp_min` / `clamp_max` (either may be absent: relu has no max),
 `leaky = alpha` or `sigmoid`.
 
+A stride-1 3x3 `conv` may carry `winograd` (set by small-winograd): small-tile
+then computes it as Winograd F(2x2, 3x3) instead of directly, with the same
+result up to rounding.
+
     small.layer "conv" %x : memref<1x9x9x16xf32> weights %w : memref<1x1x3x3x16x16xf32>
         bias %b : memref<1x16xf32> into %y : memref<1x4x4x16xf32> {g = 1 : i64, k = 8 : i64,
         f_c = 3 : i64, in_hw = array<i64: 9, 9>, filter = array<i64: 3, 3>, strides = array<i64: 2, 2>,
@@ -158,6 +162,7 @@ class LayerOp(IRDLOperation):
     leaky = opt_prop_def(FloatAttr)
     sigmoid = opt_prop_def(UnitAttr)
     count_include_pad = opt_prop_def(UnitAttr)
+    winograd = opt_prop_def(UnitAttr)
 
     irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
     assembly_format = (
@@ -259,6 +264,17 @@ class LayerOp(IRDLOperation):
         narrow = self.kind.data == "conv" and 0 < self.in_channels < self.block
         return self.in_channels if narrow and shape_of(self.input)[-1] == self.in_channels else self.block
 
+    def winograd_applies(self) -> bool:
+        """Whether Winograd F(2x2, 3x3) can compute this layer (see small-winograd)."""
+        return (
+            self.kind.data == "conv"
+            and self.block > 0
+            and self.input_block == self.block
+            and _pair(self.filter) == (3, 3)
+            and _pair(self.strides) == (1, 1)
+            and _pair(self.dilations) == (1, 1)
+        )
+
     def input_activation(self) -> Activation:
         h, w = _pair(self.in_hw)
         return Activation(self.in_channels, h, w, self.input_block)
@@ -305,6 +321,8 @@ class LayerOp(IRDLOperation):
         self._verify_window(kind)
         if self.count_include_pad is not None and kind != "avg":
             self.fail("count_include_pad applies to avg only")
+        if self.winograd is not None and not self.winograd_applies():
+            self.fail("winograd needs a blocked stride-1 3x3 conv without dilation whose input has the layer's block")
         if (self.clamp_bounds is not None) + (self.leaky is not None) + (self.sigmoid is not None) > 1:
             self.fail("one activation at most: clamp, leaky or sigmoid")
         if self.clamp_bounds is not None and self.clamp_bounds[0] > self.clamp_bounds[1]:

@@ -23,6 +23,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return SmallFuse
 
+    def small_winograd():
+        from small_ir.passes.small_winograd import SmallWinograd
+
+        return SmallWinograd
+
     def small_tile():
         from small_ir.passes.small_tile import SmallTile
 
@@ -46,6 +51,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "nn-to-small": nn_to_small,
         "small-layout": small_layout,
         "small-fuse": small_fuse,
+        "small-winograd": small_winograd,
         "small-tile": small_tile,
         "small-lower-nontiled": small_lower_nontiled,
         "plan-memory": plan_memory,

@@ -18,19 +18,23 @@ taps are never visited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith
+from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import ModuleOp, i64
 from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 from xdsl.utils.exceptions import PassFailedException
 
+from small_ir import winograd
+from small_ir.builder import memref_type
 from small_ir.dialects import kernel, small
 from small_ir.dialects.small import ceil_div
 from small_ir.loops import Constants, Index, LoopBuilder
+from small_ir.weights import add_constant, constant_array
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,30 @@ class Bounds:
 
     lo: Index
     hi: Index
+
+
+def store(loops: LoopBuilder, op: small.LayerOp, tile: SSAValue, out_index: list[Index], pixel_stride: int = 1) -> None:
+    """The epilogue (combine other, activation) and the store of an output tile of `op`."""
+    out_index = loops.values(out_index)
+    if op.other is not None:
+        combine = {"add": kernel.AddOp, "sub": kernel.SubOp, "mul": kernel.MulOp}[op.combine.data]
+        loops.insert(combine(tile, op.other, out_index, pixel_stride))
+    if op.clamp_bounds is not None:
+        low, high = op.clamp_bounds
+        loops.insert(kernel.ClampOp(tile, low, high))
+    if op.leaky is not None:
+        loops.insert(kernel.LeakyOp(tile, op.leaky.value.data))
+    if op.sigmoid is not None:
+        loops.insert(kernel.SigmoidOp(tile))
+    loops.insert(kernel.StoreOp(tile, op.output, out_index, pixel_stride))
+
+
+def tile_runs(count: int, width: int, body: Callable[[Index, int], None], loops: LoopBuilder, first: Index = 0) -> None:
+    """body(start, pixels) over [first, first + count) in tiles of `width`, then one narrower remainder."""
+    full, remainder = divmod(count, width)
+    loops.for_(0, full, lambda t: body(loops.add(first, loops.mul(t, width)), width))
+    if remainder:
+        body(loops.add(first, full * width), remainder)
 
 
 class LayerNest:
@@ -87,21 +115,13 @@ class LayerNest:
         loops = self.loops
         rows = self.row_taps(oh)
         lo, hi = self.interior_columns()
-        full_tiles = (hi - lo) // self.w_ob
-        remainder = (hi - lo) % self.w_ob
         full_columns = Bounds(0, self.fw)
         loops.for_(0, lo, lambda ow: self.tile(kb, oh, ow, 1, rows, self.column_taps(ow)))
-        loops.for_(
-            0,
-            full_tiles,
-            lambda t: self.tile(kb, oh, loops.add(lo, loops.mul(t, self.w_ob)), self.w_ob, rows, full_columns),
-        )
-        if remainder:
-            self.tile(kb, oh, lo + full_tiles * self.w_ob, remainder, rows, full_columns)
+        tile_runs(hi - lo, self.w_ob, lambda ow, pixels: self.tile(kb, oh, ow, pixels, rows, full_columns), loops, lo)
         loops.for_(hi, self.out_w, lambda ow: self.tile(kb, oh, ow, 1, rows, self.column_taps(ow)))
 
     def tile(self, kb: Index, oh: Index, ow: Index, pixels: int, rows: Bounds, columns: Bounds) -> None:
-        loops, op = self.loops, self.op
+        loops = self.loops
         tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
         self.initialise(tile, kb, oh, ow)
         partials = self.partial_sums(pixels, columns)
@@ -110,18 +130,7 @@ class LayerNest:
             loops.insert(kernel.AddTileOp(tile, partial))
         if self.kind == "avg":
             self.average(tile, rows, columns)
-        out_index = loops.values([kb, oh, ow, 0])
-        if op.other is not None:
-            combine = {"add": kernel.AddOp, "sub": kernel.SubOp, "mul": kernel.MulOp}[op.combine.data]
-            loops.insert(combine(tile, op.other, out_index))
-        if op.clamp_bounds is not None:
-            low, high = op.clamp_bounds
-            loops.insert(kernel.ClampOp(tile, low, high))
-        if op.leaky is not None:
-            loops.insert(kernel.LeakyOp(tile, op.leaky.value.data))
-        if op.sigmoid is not None:
-            loops.insert(kernel.SigmoidOp(tile))
-        loops.insert(kernel.StoreOp(tile, op.output, out_index))
+        store(loops, self.op, tile, [kb, oh, ow, 0])
 
     def partial_sums(self, pixels: int, columns: Bounds) -> list[SSAValue]:
         """
@@ -221,6 +230,151 @@ class LayerNest:
         loops.insert(kernel.ScaleOp(tile, factor))
 
 
+def runs(count: int, key: Callable[[int], tuple[int, ...]]) -> list[tuple[int, int, tuple[int, ...]]]:
+    """[lo, hi) ranges of range(count) over which key(i) is the same, with that key."""
+    found: list[tuple[int, int, tuple[int, ...]]] = []
+    for i in range(count):
+        if found and found[-1][2] == key(i):
+            found[-1] = (found[-1][0], i + 1, found[-1][2])
+        else:
+            found.append((i, i + 1, key(i)))
+    return found
+
+
+class WinogradNest:
+    """
+    A `winograd` conv as three loop nests over arena buffers V and M of
+    [blocks][16][tiles][Cb] (tiles: the 2x2 output tiles in row-major order):
+
+        V = B^T d B        every input tile, per input channel block (adds only)
+        M[i][j] = V[i][j] U[i][j]     16 matrix products: FMA register tiles of W_ob output tiles
+        y = A^T M A + bias, epilogue  every output tile, per output channel block
+
+    Input tiles reaching into the padding, and output tiles cut off by the
+    border, are peeled; their missing pixels are dropped from the sums at
+    compile time.
+    """
+
+    def __init__(self, op: small.LayerOp, loops: LoopBuilder, module: ModuleOp):
+        self.op, self.loops = op, loops
+        self.block, self.w_ob = op.block, op.w_ob.value.data
+        self.height, self.width = op.in_hw.get_values()
+        self.top, self.left, _, _ = op.pads.get_values()
+        self.out_h, self.out_w = op.out_hw
+        self.tiles_h, self.tiles_w = ceil_div(self.out_h, winograd.TILE), ceil_div(self.out_w, winograd.TILE)
+        self.in_blocks, self.out_blocks = ceil_div(op.in_channels, self.block), ceil_div(op.out_channels, self.block)
+        positions, tiles = winograd.WINDOW**2, self.tiles_h * self.tiles_w
+        self.v = self.buffer((self.in_blocks, positions, tiles, self.block))
+        self.m = self.buffer((self.out_blocks, positions, tiles, self.block))
+        self.u = add_constant(module, op, winograd.transform_filters(constant_array(op.weights, op)), "wino")
+
+    def buffer(self, shape: tuple[int, ...]) -> SSAValue:
+        return self.loops.insert(memref.AllocOp([], [], memref_type(shape))).memref
+
+    def build(self) -> None:
+        self.transform_input()
+        self.multiply()
+        self.transform_output()
+
+    def tile_index(self, ty: Index, tx: Index) -> Index:
+        return self.loops.add(self.loops.mul(ty, self.tiles_w), tx)
+
+    def over_tiles(self, row_key, column_key, body) -> None:
+        """body(ty, tx, pixels, rows, columns) over runs of W_ob tiles that share their row and column keys."""
+        loops = self.loops
+        for ty_lo, ty_hi, rows in runs(self.tiles_h, row_key):
+            for tx_lo, tx_hi, columns in runs(self.tiles_w, column_key):
+                loops.for_(
+                    ty_lo,
+                    ty_hi,
+                    lambda ty, rows=rows, columns=columns, tx_lo=tx_lo, tx_hi=tx_hi: tile_runs(
+                        tx_hi - tx_lo, self.w_ob, lambda tx, pixels: body(ty, tx, pixels, rows, columns), loops, tx_lo
+                    ),
+                )
+
+    def transform_input(self) -> None:
+        window = range(winograd.WINDOW)
+
+        def inside(size: int, pad: int) -> Callable[[int], tuple[int, ...]]:
+            return lambda t: tuple(a for a in window if 0 <= winograd.TILE * t - pad + a < size)
+
+        rows, columns = inside(self.height, self.top), inside(self.width, self.left)
+        self.loops.for_(
+            0, self.in_blocks, lambda cb: self.over_tiles(rows, columns, lambda *tile: self.input_tile(cb, *tile))
+        )
+
+    def input_tile(self, cb: Index, ty: Index, tx: Index, pixels: int, rows: tuple, columns: tuple) -> None:
+        loops, step = self.loops, winograd.TILE
+        ih, iw = loops.sub(loops.mul(ty, step), self.top), loops.sub(loops.mul(tx, step), self.left)
+        tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
+        for i in range(winograd.WINDOW):
+            for j in range(winograd.WINDOW):
+                pixels_at = [(sign, [cb, loops.add(ih, r), loops.add(iw, c), 0]) for sign, r, c in winograd.input_terms(i, j, rows, columns)]
+                self.signed_sum(tile, self.op.input, pixels_at, step)
+                loops.insert(kernel.StoreOp(tile, self.v, loops.values([cb, winograd.WINDOW * i + j, self.tile_index(ty, tx), 0])))
+
+    def signed_sum(self, tile: SSAValue, source: SSAValue, addends: list, pixel_stride: int, start_from_zero: bool = True) -> None:
+        """tile (= 0 if start_from_zero) +-= source[index] for each (sign, index) of addends."""
+        loops = self.loops
+        if start_from_zero and addends and addends[0][0] > 0:
+            loops.insert(kernel.LoadOp(tile, source, loops.values(addends[0][1]), pixel_stride))
+            addends = addends[1:]
+        elif start_from_zero:
+            loops.insert(kernel.FillOp(tile, 0.0))
+        for sign, index in addends:
+            update = kernel.AddOp if sign > 0 else kernel.SubOp
+            loops.insert(update(tile, source, loops.values(index), pixel_stride))
+
+    def multiply(self) -> None:
+        loops, tiles = self.loops, self.tiles_h * self.tiles_w
+        full_blocks, rest = divmod(self.op.in_channels, self.block)
+
+        def product(kb: Index, position: Index, t: Index, pixels: int) -> None:
+            tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
+            loops.insert(kernel.FillOp(tile, 0.0))
+
+            def channel(cb: Index, ci: Index) -> None:
+                v_index, u_index = loops.values([cb, position, t, ci]), loops.values([position, kb, cb, ci, 0])
+                loops.insert(kernel.FmaOp(tile, self.v, v_index, self.u, u_index))
+
+            loops.for_(0, full_blocks, lambda cb: loops.for_(0, self.block, lambda ci: channel(cb, ci)))
+            loops.for_(0, rest, lambda ci: channel(full_blocks, ci))
+            loops.insert(kernel.StoreOp(tile, self.m, loops.values([kb, position, t, 0])))
+
+        loops.for_(
+            0,
+            self.out_blocks,
+            lambda kb: loops.for_(
+                0,
+                winograd.WINDOW**2,
+                lambda position: tile_runs(tiles, self.w_ob, lambda t, pixels: product(kb, position, t, pixels), loops),
+            ),
+        )
+
+    def transform_output(self) -> None:
+        def inside(size: int) -> Callable[[int], tuple[int, ...]]:
+            return lambda t: tuple(r for r in range(winograd.TILE) if winograd.TILE * t + r < size)
+
+        self.loops.for_(
+            0,
+            self.out_blocks,
+            lambda kb: self.over_tiles(inside(self.out_h), inside(self.out_w), lambda *tile: self.output_tile(kb, *tile)),
+        )
+
+    def output_tile(self, kb: Index, ty: Index, tx: Index, pixels: int, rows: tuple, columns: tuple) -> None:
+        loops, op, step = self.loops, self.op, winograd.TILE
+        t = self.tile_index(ty, tx)
+        tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
+        for r in rows:
+            for c in columns:
+                products = [(sign, [kb, winograd.WINDOW * i + j, t, 0]) for sign, i, j in winograd.output_terms(r, c)]
+                if op.bias is not None:
+                    loops.insert(kernel.BroadcastOp(tile, op.bias, loops.values([kb, 0])))
+                self.signed_sum(tile, self.m, products, 1, start_from_zero=op.bias is None)
+                oh, ow = loops.add(loops.mul(ty, step), r), loops.add(loops.mul(tx, step), c)
+                store(loops, op, tile, [kb, oh, ow, 0], step)
+
+
 class TileLayer(RewritePattern):
     def __init__(self, split_k: int):
         self.split_k = split_k
@@ -230,7 +384,13 @@ class TileLayer(RewritePattern):
     def match_and_rewrite(self, op: small.LayerOp, rewriter: PatternRewriter):
         if not op.block:
             raise PassFailedException(f"small-tile: {op.kind.data} layer is not blocked yet; run small-layout first")
-        LayerNest(op, LoopBuilder.before(op, self.constants), self.split_k).build()
+        loops = LoopBuilder.before(op, self.constants)
+        if op.winograd is not None:
+            module = op.get_toplevel_object()
+            assert isinstance(module, ModuleOp)
+            WinogradNest(op, loops, module).build()
+        else:
+            LayerNest(op, loops, self.split_k).build()
         rewriter.erase(op)
 
 

@@ -61,7 +61,7 @@ def pipeline_spec(target: str, c_ob: int | None = None, w_ob: int | None = None,
     """The pass pipeline for a target, as an xDSL pipeline string (usable with small-opt -p)."""
     spec = target_spec(target)
     layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob} io_layout={io_layout}}}"
-    return ",".join(["nn-to-small", "small-fuse", layout, "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory", spec.kernel_pass])
+    return ",".join(["nn-to-small", "small-fuse", layout, "small-winograd{min_channels=16}", "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory", spec.kernel_pass])
 
 
 def run_pipeline(module: ModuleOp, spec: str) -> list[tuple[str, float]]:

@@ -1,0 +1,62 @@
+"""
+Winograd F(2x2, 3x3) (Lavin & Gray, 2016): a 2x2 output tile of a 3x3 conv
+from a 4x4 input tile d, with 16 multiplications per channel pair instead of 36:
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A       (* element-wise over the 4x4 positions)
+
+The filter transform U = G g G^T runs at compile time; the input transform
+V = B^T d B and the output transform A^T M A only add and subtract, so they
+are listed here as signed sums that small-tile emits as tile loads, adds and
+subtracts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TILE = 2
+"""Output pixels per tile side."""
+
+WINDOW = 4
+"""Input pixels per tile side (TILE + 3 - 1)."""
+
+B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
+G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float32)
+A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float32)
+
+Term = tuple[float, int, int]
+"""sign, row, column: one addend of a transform."""
+
+
+def transform_filters(packed: np.ndarray) -> np.ndarray:
+    """
+    Blocked conv weights [K/Cb][F_c/Cb][3][3][ci][co] -> U [16][K/Cb][F_c/Cb][ci][co],
+    the 16 positions of G g G^T in row-major order.
+    """
+    u = np.einsum("ih,jw,kchwab->ijkcab", G.astype(np.float64), G.astype(np.float64), packed.astype(np.float64))
+    return u.reshape(WINDOW * WINDOW, *u.shape[2:]).astype(np.float32)
+
+
+def terms(matrix: np.ndarray, i: int, j: int, rows: tuple[int, ...], columns: tuple[int, ...]) -> list[Term]:
+    """
+    The addends of (matrix X matrix^T)[i][j] over the entries of X in `rows` x
+    `columns` (the others are zero: padding, or outside a partial tile),
+    positive ones first.
+    """
+    found = [
+        (float(matrix[i][r] * matrix[j][c]), r, c)
+        for r in rows
+        for c in columns
+        if matrix[i][r] and matrix[j][c]
+    ]
+    return sorted(found, key=lambda term: term[0] < 0)
+
+
+def input_terms(i: int, j: int, rows: tuple[int, ...], columns: tuple[int, ...]) -> list[Term]:
+    """V[i][j] = (B^T d B)[i][j] as a sum over the input pixels d[row][column] in `rows` x `columns`."""
+    return terms(B_T, i, j, rows, columns)
+
+
+def output_terms(r: int, c: int) -> list[Term]:
+    """Y[r][c] = (A^T M A)[r][c] as a sum over the products M[i][j]."""
+    return terms(A_T, r, c, tuple(range(WINDOW)), tuple(range(WINDOW)))
