@@ -17,8 +17,8 @@ from small_ir.backends.microkernel import TargetSpec
 from small_ir.backends.scalar import LowerKernelToScalar
 
 TARGETS = (
-    TargetSpec("cortex-m4", c_ob=4, w_ob=6, platform="mps2-an386", isa="armv7em"),
-    TargetSpec("cortex-m7", c_ob=4, w_ob=6, platform="mps2-an500", isa="armv7em"),
+    TargetSpec("cortex-m4", c_ob=4, w_ob=6, platform="mps2-an386", isa="armv7em", winograd_min_channels=0),
+    TargetSpec("cortex-m7", c_ob=4, w_ob=6, platform="mps2-an500", isa="armv7em", winograd_min_channels=0),
 )
 
 

@@ -19,7 +19,7 @@ from xdsl.ir import SSAValue
 from small_ir.backends.microkernel import LowerKernel, TargetSpec
 from small_ir.backends.neon import NeonKernel
 
-TARGET = TargetSpec("cortex-m55", c_ob=8, w_ob=3, vector_bits=128, platform="mps3-an547", isa="helium")
+TARGET = TargetSpec("cortex-m55", c_ob=8, w_ob=3, vector_bits=128, platform="mps3-an547", isa="helium", winograd_min_channels=0)
 PREDICATE = EmitC_OpaqueType(StringAttr("mve_pred16_t"))
 
 

@@ -23,6 +23,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
+from small_ir import winograd
 from small_ir.dialects import kernel
 from small_ir.loops import Constants, Index, LoopBuilder
 
@@ -45,6 +46,8 @@ class TargetSpec:
     """Where the code runs: host (natively) or a platform of `small_ir.platforms`, under its emulator."""
     isa: str = ""
     """The backend file whose `lower-kernel-to-<isa>` pass lowers the kernel ops (default: the name)."""
+    winograd_min_channels: int = winograd.MIN_CHANNELS
+    """small-winograd's threshold by default on this target (0: off)."""
 
     @property
     def kernel_pass(self) -> str:

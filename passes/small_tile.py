@@ -230,10 +230,10 @@ class LayerNest:
         loops.insert(kernel.ScaleOp(tile, factor))
 
 
-def runs(count: int, key: Callable[[int], tuple[int, ...]]) -> list[tuple[int, int, tuple[int, ...]]]:
-    """[lo, hi) ranges of range(count) over which key(i) is the same, with that key."""
-    found: list[tuple[int, int, tuple[int, ...]]] = []
-    for i in range(count):
+def runs(lo: int, hi: int, key: Callable[[int], object]) -> list[tuple[int, int, object]]:
+    """The [start, stop) ranges of range(lo, hi) over which key(i) is the same, with that key."""
+    found: list[tuple[int, int, object]] = []
+    for i in range(lo, hi):
         if found and found[-1][2] == key(i):
             found[-1] = (found[-1][0], i + 1, found[-1][2])
         else:
@@ -241,18 +241,27 @@ def runs(count: int, key: Callable[[int], tuple[int, ...]]) -> list[tuple[int, i
     return found
 
 
+def balanced_runs(count: int, width: int, body: Callable[[Index, int], None], loops: LoopBuilder) -> None:
+    """body(start, pixels) over range(count) in as few tiles of at most `width` as tile_runs, of near-equal widths."""
+    tiles = ceil_div(count, width)
+    narrow, wide = divmod(count, tiles)
+    tile_runs(wide * (narrow + 1), narrow + 1, body, loops)
+    tile_runs(count - wide * (narrow + 1), narrow, body, loops, wide * (narrow + 1))
+
+
 class WinogradNest:
     """
-    A `winograd` conv as three loop nests over arena buffers V and M of
-    [blocks][16][tiles][Cb] (tiles: the 2x2 output tiles in row-major order):
+    A `winograd` conv, one strip of tile rows at a time, through arena buffers
+    V and M of [blocks][16][strip tiles][Cb] (the strip's 2x2 output tiles in
+    row-major order), which stay in cache:
 
-        V = B^T d B        every input tile, per input channel block (adds only)
-        M[i][j] = V[i][j] U[i][j]     16 matrix products: FMA register tiles of W_ob output tiles
-        y = A^T M A + bias, epilogue  every output tile, per output channel block
+        V = B^T d B        every input tile of the strip, per input channel block (adds only)
+        M[i][j] = V[i][j] U[i][j]     16 matrix products: FMA register tiles of up to W_ob output tiles
+        y = A^T M A + bias, epilogue  every output tile of the strip, per output channel block
 
     Input tiles reaching into the padding, and output tiles cut off by the
     border, are peeled; their missing pixels are dropped from the sums at
-    compile time.
+    compile time. The strips in between run in a loop.
     """
 
     def __init__(self, op: small.LayerOp, loops: LoopBuilder, module: ModuleOp):
@@ -262,8 +271,9 @@ class WinogradNest:
         self.top, self.left, _, _ = op.pads.get_values()
         self.out_h, self.out_w = op.out_hw
         self.tiles_h, self.tiles_w = ceil_div(self.out_h, winograd.TILE), ceil_div(self.out_w, winograd.TILE)
+        self.strip_rows = min(self.tiles_h, ceil_div(2 * self.w_ob, self.tiles_w))  # about two register tiles per strip
         self.in_blocks, self.out_blocks = ceil_div(op.in_channels, self.block), ceil_div(op.out_channels, self.block)
-        positions, tiles = winograd.WINDOW**2, self.tiles_h * self.tiles_w
+        positions, tiles = winograd.WINDOW**2, self.strip_rows * self.tiles_w
         self.v = self.buffer((self.in_blocks, positions, tiles, self.block))
         self.m = self.buffer((self.out_blocks, positions, tiles, self.block))
         self.u = add_constant(module, op, winograd.transform_filters(constant_array(op.weights, op)), "wino")
@@ -271,47 +281,67 @@ class WinogradNest:
     def buffer(self, shape: tuple[int, ...]) -> SSAValue:
         return self.loops.insert(memref.AllocOp([], [], memref_type(shape))).memref
 
+    # Per tile row and column: the input pixels of its 4x4 window inside the image, the output pixels inside the output.
+    def input_rows(self, ty: int) -> tuple[int, ...]:
+        return tuple(a for a in range(winograd.WINDOW) if 0 <= winograd.TILE * ty - self.top + a < self.height)
+
+    def input_columns(self, tx: int) -> tuple[int, ...]:
+        return tuple(b for b in range(winograd.WINDOW) if 0 <= winograd.TILE * tx - self.left + b < self.width)
+
+    def output_rows(self, ty: int) -> tuple[int, ...]:
+        return tuple(r for r in range(winograd.TILE) if winograd.TILE * ty + r < self.out_h)
+
+    def output_columns(self, tx: int) -> tuple[int, ...]:
+        return tuple(c for c in range(winograd.TILE) if winograd.TILE * tx + c < self.out_w)
+
+    def whole_row(self, ty: int) -> bool:
+        return self.input_rows(ty) == tuple(range(winograd.WINDOW)) and self.output_rows(ty) == tuple(range(winograd.TILE))
+
     def build(self) -> None:
-        self.transform_input()
-        self.multiply()
-        self.transform_output()
+        loops, size = self.loops, self.strip_rows
 
-    def tile_index(self, ty: Index, tx: Index) -> Index:
-        return self.loops.add(self.loops.mul(ty, self.tiles_w), tx)
+        def whole_strip(ty: int) -> bool:
+            return ty + size <= self.tiles_h and all(self.whole_row(row) for row in range(ty, ty + size))
 
-    def over_tiles(self, row_key, column_key, body) -> None:
-        """body(ty, tx, pixels, rows, columns) over runs of W_ob tiles that share their row and column keys."""
+        starts = list(range(0, self.tiles_h, size))
+        for first, last, whole in runs(0, len(starts), lambda s: whole_strip(starts[s])):
+            if whole:
+                loops.for_(first, last, lambda s: self.strip(loops.mul(s, size), size))
+            else:
+                for s in range(first, last):
+                    self.strip(starts[s], min(size, self.tiles_h - starts[s]))
+
+    def strip(self, ty0: Index, rows: int) -> None:
         loops = self.loops
-        for ty_lo, ty_hi, rows in runs(self.tiles_h, row_key):
-            for tx_lo, tx_hi, columns in runs(self.tiles_w, column_key):
-                loops.for_(
-                    ty_lo,
-                    ty_hi,
-                    lambda ty, rows=rows, columns=columns, tx_lo=tx_lo, tx_hi=tx_hi: tile_runs(
-                        tx_hi - tx_lo, self.w_ob, lambda tx, pixels: body(ty, tx, pixels, rows, columns), loops, tx_lo
-                    ),
-                )
 
-    def transform_input(self) -> None:
-        window = range(winograd.WINDOW)
+        def over_tiles(row_key, column_key, body) -> None:
+            """body(ty, tx, t, rows, columns) for every tile of the strip (t: its index in V and M)."""
+            row_runs = runs(ty0, ty0 + rows, row_key) if isinstance(ty0, int) else [(ty0, loops.add(ty0, rows), row_key(-1))]
+            for ty_lo, ty_hi, row_set in row_runs:
+                for tx_lo, tx_hi, column_set in runs(0, self.tiles_w, column_key):
 
-        def inside(size: int, pad: int) -> Callable[[int], tuple[int, ...]]:
-            return lambda t: tuple(a for a in window if 0 <= winograd.TILE * t - pad + a < size)
+                    def tile(ty: Index, tx: Index, row_set=row_set, column_set=column_set) -> None:
+                        t = loops.add(loops.mul(loops.sub(ty, ty0), self.tiles_w), tx)
+                        body(ty, tx, t, row_set, column_set)
 
-        rows, columns = inside(self.height, self.top), inside(self.width, self.left)
-        self.loops.for_(
-            0, self.in_blocks, lambda cb: self.over_tiles(rows, columns, lambda *tile: self.input_tile(cb, *tile))
-        )
+                    loops.for_(ty_lo, ty_hi, lambda ty, tile=tile, tx_lo=tx_lo, tx_hi=tx_hi: loops.for_(tx_lo, tx_hi, lambda tx: tile(ty, tx)))
 
-    def input_tile(self, cb: Index, ty: Index, tx: Index, pixels: int, rows: tuple, columns: tuple) -> None:
+        whole = isinstance(ty0, SSAValue)  # a strip in the loop: every row whole (row key -1 is never asked otherwise)
+        input_rows = (lambda ty: tuple(range(winograd.WINDOW))) if whole else self.input_rows
+        output_rows = (lambda ty: tuple(range(winograd.TILE))) if whole else self.output_rows
+        loops.for_(0, self.in_blocks, lambda cb: over_tiles(input_rows, self.input_columns, lambda *tile: self.input_tile(cb, *tile)))
+        self.multiply(rows * self.tiles_w)
+        loops.for_(0, self.out_blocks, lambda kb: over_tiles(output_rows, self.output_columns, lambda *tile: self.output_tile(kb, *tile)))
+
+    def input_tile(self, cb: Index, ty: Index, tx: Index, t: Index, rows: tuple, columns: tuple) -> None:
         loops, step = self.loops, winograd.TILE
         ih, iw = loops.sub(loops.mul(ty, step), self.top), loops.sub(loops.mul(tx, step), self.left)
-        tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
+        tile = loops.insert(kernel.TileOp(1, self.block)).tile
         for i in range(winograd.WINDOW):
             for j in range(winograd.WINDOW):
-                pixels_at = [(sign, [cb, loops.add(ih, r), loops.add(iw, c), 0]) for sign, r, c in winograd.input_terms(i, j, rows, columns)]
-                self.signed_sum(tile, self.op.input, pixels_at, step)
-                loops.insert(kernel.StoreOp(tile, self.v, loops.values([cb, winograd.WINDOW * i + j, self.tile_index(ty, tx), 0])))
+                pixels = [(sign, [cb, loops.add(ih, r), loops.add(iw, c), 0]) for sign, r, c in winograd.input_terms(i, j, rows, columns)]
+                self.signed_sum(tile, self.op.input, pixels, step)
+                loops.insert(kernel.StoreOp(tile, self.v, loops.values([cb, winograd.WINDOW * i + j, t, 0])))
 
     def signed_sum(self, tile: SSAValue, source: SSAValue, addends: list, pixel_stride: int, start_from_zero: bool = True) -> None:
         """tile (= 0 if start_from_zero) +-= source[index] for each (sign, index) of addends."""
@@ -325,8 +355,8 @@ class WinogradNest:
             update = kernel.AddOp if sign > 0 else kernel.SubOp
             loops.insert(update(tile, source, loops.values(index), pixel_stride))
 
-    def multiply(self) -> None:
-        loops, tiles = self.loops, self.tiles_h * self.tiles_w
+    def multiply(self, tiles: int) -> None:
+        loops = self.loops
         full_blocks, rest = divmod(self.op.in_channels, self.block)
 
         def product(kb: Index, position: Index, t: Index, pixels: int) -> None:
@@ -347,24 +377,13 @@ class WinogradNest:
             lambda kb: loops.for_(
                 0,
                 winograd.WINDOW**2,
-                lambda position: tile_runs(tiles, self.w_ob, lambda t, pixels: product(kb, position, t, pixels), loops),
+                lambda position: balanced_runs(tiles, self.w_ob, lambda t, pixels: product(kb, position, t, pixels), loops),
             ),
         )
 
-    def transform_output(self) -> None:
-        def inside(size: int) -> Callable[[int], tuple[int, ...]]:
-            return lambda t: tuple(r for r in range(winograd.TILE) if winograd.TILE * t + r < size)
-
-        self.loops.for_(
-            0,
-            self.out_blocks,
-            lambda kb: self.over_tiles(inside(self.out_h), inside(self.out_w), lambda *tile: self.output_tile(kb, *tile)),
-        )
-
-    def output_tile(self, kb: Index, ty: Index, tx: Index, pixels: int, rows: tuple, columns: tuple) -> None:
+    def output_tile(self, kb: Index, ty: Index, tx: Index, t: Index, rows: tuple, columns: tuple) -> None:
         loops, op, step = self.loops, self.op, winograd.TILE
-        t = self.tile_index(ty, tx)
-        tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
+        tile = loops.insert(kernel.TileOp(1, self.block)).tile
         for r in rows:
             for c in columns:
                 products = [(sign, [kb, winograd.WINDOW * i + j, t, 0]) for sign, i, j in winograd.output_terms(r, c)]

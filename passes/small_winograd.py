@@ -17,6 +17,7 @@ from xdsl.dialects.builtin import ModuleOp, UnitAttr
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
+from small_ir import winograd
 from small_ir.dialects import small
 
 
@@ -24,7 +25,7 @@ from small_ir.dialects import small
 class SmallWinograd(ModulePass):
     name = "small-winograd"
 
-    min_channels: int = 16
+    min_channels: int = winograd.MIN_CHANNELS
     """Only layers with at least this many input and output channels."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from small_ir import winograd
 from small_ir.backends import targets
 from small_ir.errors import SmallIRError, report_errors
 
@@ -37,7 +38,7 @@ def command_compile(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     model = load_model(args.model)
     imported = time.perf_counter() - start
-    compiled = compile(model.module, target=args.target, name=args.name)
+    compiled = compile(model.module, target=args.target, name=args.name, winograd_min_channels=args.winograd_min_channels)
     header, source = compiled.write(args.output)
     if args.time_passes:
         steps = [("import", imported), *compiled.timings]
@@ -171,6 +172,13 @@ def parser() -> argparse.ArgumentParser:
     compile_cmd.add_argument("--output", "-o", required=True, help="output directory")
     compile_cmd.add_argument("--name", default="model", help="C prefix and file name (default: model)")
     compile_cmd.add_argument("--time-passes", action="store_true", help="print the time of each compilation step")
+    compile_cmd.add_argument(
+        "--winograd-min-channels",
+        type=int,
+        metavar="N",
+        help=f"stride-1 3x3 convs with at least N input and output channels use Winograd F(2x2, 3x3); 0: never "
+        f"(default: {winograd.MIN_CHANNELS}, or 0 on cortex-m targets)",
+    )
     run_cmd = command("run", command_run, "run a compiled directory or a model on .npy inputs")
     run_cmd.add_argument("--input", "-i", action="append", default=[], help="an input .npy (once per model input)")
     run_cmd.add_argument("--output", "-o", help="write the output(s) to this .npy (.npz for several)")

@@ -57,11 +57,27 @@ def target_spec(target: str) -> TargetSpec:
     return targets()[name]
 
 
-def pipeline_spec(target: str, c_ob: int | None = None, w_ob: int | None = None, io_layout: str = "nchw") -> str:
-    """The pass pipeline for a target, as an xDSL pipeline string (usable with small-opt -p)."""
+def pipeline_spec(
+    target: str,
+    c_ob: int | None = None,
+    w_ob: int | None = None,
+    io_layout: str = "nchw",
+    winograd_min_channels: int | None = None,
+) -> str:
+    """
+    The pass pipeline for a target, as an xDSL pipeline string (usable with
+    small-opt -p). Stride-1 3x3 convs with at least `winograd_min_channels`
+    input and output channels run as Winograd F(2x2, 3x3); 0 turns it off;
+    None takes the target's default (off on microcontrollers, whose memory
+    the 16/9 larger filters and the transform buffers would take).
+    """
     spec = target_spec(target)
+    if winograd_min_channels is None:
+        winograd_min_channels = spec.winograd_min_channels
     layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob} io_layout={io_layout}}}"
-    return ",".join(["nn-to-small", "small-fuse", layout, "small-winograd{min_channels=16}", "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory", spec.kernel_pass])
+    winograd = [f"small-winograd{{min_channels={winograd_min_channels}}}"] if winograd_min_channels else []
+    passes = ["nn-to-small", "small-fuse", layout, *winograd, "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory"]
+    return ",".join([*passes, spec.kernel_pass])
 
 
 def run_pipeline(module: ModuleOp, spec: str) -> list[tuple[str, float]]:
@@ -242,11 +258,18 @@ def make_header(name: str, inputs: list[tuple[int, ...]], outputs: list[tuple[in
     return "\n".join(lines)
 
 
-def compile(module: ModuleOp, target: str = "host", name: str = "model", io_layout: str | None = None) -> CompiledModel:
+def compile(
+    module: ModuleOp,
+    target: str = "host",
+    name: str = "model",
+    io_layout: str | None = None,
+    winograd_min_channels: int | None = None,
+) -> CompiledModel:
     """
     Compiles an nn-dialect module (not modified) for `target` into a C library.
     `io_layout` (nchw | nhwc) is the layout of the 4-D inputs and outputs of the
     generated function; by default the module's `small.io_layout`, else nchw.
+    `winograd_min_channels`: see `pipeline_spec`.
     """
     from small_ir.backends.c_emitter import emit_c
 
@@ -266,7 +289,7 @@ def compile(module: ModuleOp, target: str = "host", name: str = "model", io_layo
 
     macs = count_macs(module)
     function.sym_name = StringAttr(name)
-    timings = run_pipeline(module, pipeline_spec(spec.name, io_layout=io_layout))
+    timings = run_pipeline(module, pipeline_spec(spec.name, io_layout=io_layout, winograd_min_channels=winograd_min_channels))
     prefix_globals(module, f"{name}_")
     function.sym_name = StringAttr(f"{name}_run")
     shapes = [shape_of(argument) for argument in function.body.block.args]

@@ -19,6 +19,8 @@ has a non-empty output, pooling pads are smaller than the kernel as ONNX
 requires, and no max-pool window covers only padding. Weights are generated
 from a drawn integer seed, uniform in [-1, 1], so cases are reproducible and
 shrink well.
+
+``network_chains`` and ``winograd_convs`` draw small networks with their inputs.
 """
 
 import math
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
+from xdsl.dialects.builtin import ModuleOp
 
 from small_ir import reference
 from small_ir.builder import NetworkBuilder
@@ -309,3 +312,46 @@ def network_chains(draw):
         x = net.relu6(net.conv2d(x, w(24, channels, 1, 1), w(24)))
         x = net.global_avg_pool(x)
     return net.build(x), rng.uniform(-1, 1, (1, channels, size, size)).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkCase:
+    """A small nn module, random inputs for it, and a short description (its repr)."""
+
+    description: str
+    module: ModuleOp
+    inputs: list[np.ndarray]
+
+    def __repr__(self) -> str:
+        return self.description
+
+
+@st.composite
+def winograd_convs(draw, max_channels: int = 40, max_size: int = 13):
+    """
+    A 3x3 stride-1 conv (what small-winograd takes) with random channels,
+    size, padding, bias and epilogue: none, relu, leaky relu, or a residual
+    add (a second input) and relu. Sizes from 1 pixel up, so that tiles are
+    cut off by the border.
+    """
+    c_in, c_out = draw(st.integers(1, max_channels)), draw(st.integers(1, max_channels))
+    pads = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    height = draw(st.integers(max(1, 3 - pads[0] - pads[2]), max_size))
+    width = draw(st.integers(max(1, 3 - pads[1] - pads[3]), max_size))
+    epilogue, has_bias = draw(st.sampled_from(("none", "relu", "residual", "leaky"))), draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    out_shape = (1, c_out, height + pads[0] + pads[2] - 2, width + pads[1] + pads[3] - 2)
+    shapes = [(1, c_in, height, width), *([out_shape] if epilogue == "residual" else [])]
+    net = NetworkBuilder("net", *shapes)
+    weight = rng.uniform(-1, 1, (c_out, c_in, 3, 3)).astype(np.float32)
+    bias = rng.uniform(-1, 1, c_out).astype(np.float32) if has_bias else None
+    # through a relu: a network input narrower than C_ob, read by convs only, would be one exact block instead
+    y = net.conv2d(net.relu(net.inputs[0]), weight, bias, pads=pads)
+    if epilogue == "relu":
+        y = net.relu(y)
+    elif epilogue == "leaky":
+        y = net.leaky_relu(y, alpha=0.1)
+    elif epilogue == "residual":
+        y = net.relu(net.add(y, net.inputs[1]))
+    description = f"{c_in}->{c_out} channels, {height}x{width}, pads {pads}, bias {has_bias}, {epilogue}"
+    return NetworkCase(description, net.build(y), [rng.uniform(-1, 1, shape).astype(np.float32) for shape in shapes])

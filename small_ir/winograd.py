@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+MIN_CHANNELS = 16
+"""small-winograd's default: layers with fewer input or output channels stay direct convs."""
+
 TILE = 2
 """Output pixels per tile side."""
 

@@ -19,7 +19,7 @@ import small_ir
 from small_ir.frameworks import run_framework
 from small_ir.frontends import load_model
 from small_ir.harness import Case, run_cases
-from small_ir.strategies import layer_cases, network_chains
+from small_ir.strategies import layer_cases, network_chains, winograd_convs
 from small_ir.testing import interpret, single_layer_module, target_params
 
 EMULATED = target_params(emulated=True)
@@ -96,6 +96,26 @@ def test_chains_match_interpreter(target: str, data):
             [
                 mismatch(output, reference, f"chain {index} on {target}, vlen {vlen}")
                 for index, ((output,), reference) in enumerate(zip(results, expected))
+            ]
+        )
+
+
+@pytest.mark.parametrize("target", EMULATED)
+@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_winograd_convs_match_interpreter(target: str, data):
+    """Winograd on every layer it can take (cortex-m targets have it off by default)."""
+    convs = [data.draw(winograd_convs(max_channels=24, max_size=10)) for _ in range(CHAINS_PER_BATCH)]
+    cases = [
+        Case(small_ir.compile(conv.module, target=target, name=f"conv{index}", winograd_min_channels=1), conv.inputs)
+        for index, conv in enumerate(convs)
+    ]
+    expected = [interpret(conv.module, conv.inputs)[0] for conv in convs]
+    for vlen, results in run_everywhere(target, cases):
+        assert_all_close(
+            [
+                mismatch(output, reference, f"{conv} on {target}, vlen {vlen}")
+                for conv, (output,), reference in zip(convs, results, expected)
             ]
         )
 
