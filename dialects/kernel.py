@@ -7,7 +7,9 @@ lives in registers: `kernel.tile` declares one and every other op reads or
 updates it in place. Memory operands use the shared blocked layout
 `[C / Cb][H][W][Cb]`: the indices address the tile's first pixel and first
 lane; pixel `p` sits `p * pixel_stride` elements further along the W
-dimension (rank - 2), lanes run along the last dimension.
+dimension (rank - 2), lanes run along the last dimension. Rows are
+contiguous, so pixels (and the first pixel's W index) past the end of a row
+continue on the next row: a 1x1 layer tiles H x W as one flat row of pixels.
 
 The four phases of a microkernel, in IR:
 

@@ -69,6 +69,14 @@ def tile_runs(count: int, width: int, body: Callable[[Index, int], None], loops:
         body(loops.add(first, full * width), remainder)
 
 
+def balanced_runs(count: int, width: int, body: Callable[[Index, int], None], loops: LoopBuilder) -> None:
+    """body(start, pixels) over range(count) in as few tiles of at most `width` as tile_runs, of near-equal widths."""
+    tiles = ceil_div(count, width)
+    narrow, wide = divmod(count, tiles)
+    tile_runs(wide * (narrow + 1), narrow + 1, body, loops)
+    tile_runs(count - wide * (narrow + 1), narrow, body, loops, wide * (narrow + 1))
+
+
 class LayerNest:
     """Builds the loop nest of one blocked small.layer."""
 
@@ -108,8 +116,17 @@ class LayerNest:
         return lo, max(lo, hi)
 
     def build(self) -> None:
-        n_blocks = ceil_div(self.op.out_channels, self.block)
-        self.loops.for_(0, n_blocks, lambda kb: self.loops.for_(0, self.out_h, lambda oh: self.row(kb, oh)))
+        loops, n_blocks = self.loops, ceil_div(self.op.out_channels, self.block)
+        if self.flat():
+            one = Bounds(0, 1)
+            pixels = self.out_h * self.out_w
+            loops.for_(0, n_blocks, lambda kb: balanced_runs(pixels, self.w_ob, lambda p, n: self.tile(kb, 0, p, n, one, one), loops))
+            return
+        loops.for_(0, n_blocks, lambda kb: loops.for_(0, self.out_h, lambda oh: self.row(kb, oh)))
+
+    def flat(self) -> bool:
+        """A 1x1 window with stride 1 and no padding maps pixels one to one: its tiles run across rows."""
+        return (self.fh, self.fw, self.sh, self.sw) == (1, 1, 1, 1) and not any(self.op.pads.get_values())
 
     def row(self, kb: Index, oh: Index) -> None:
         loops = self.loops
@@ -239,14 +256,6 @@ def runs(lo: int, hi: int, key: Callable[[int], object]) -> list[tuple[int, int,
         else:
             found.append((i, i + 1, key(i)))
     return found
-
-
-def balanced_runs(count: int, width: int, body: Callable[[Index, int], None], loops: LoopBuilder) -> None:
-    """body(start, pixels) over range(count) in as few tiles of at most `width` as tile_runs, of near-equal widths."""
-    tiles = ceil_div(count, width)
-    narrow, wide = divmod(count, tiles)
-    tile_runs(wide * (narrow + 1), narrow + 1, body, loops)
-    tile_runs(count - wide * (narrow + 1), narrow, body, loops, wide * (narrow + 1))
 
 
 class WinogradNest:

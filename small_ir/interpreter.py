@@ -469,8 +469,9 @@ def _window(
 ) -> tuple[np.ndarray, ...]:
     """
     The numpy index of a pixels x lanes window of `array` at `indices`: pixel p
-    sits `p * stride` further along dimension rank - 2, lane c `c` further along
-    the last dimension. Raises if any element lies outside the memref.
+    sits `p * stride` further along dimension rank - 2 (continuing on the next
+    rows of dimension rank - 3), lane c `c` further along the last dimension.
+    Raises if any element lies outside the memref.
     """
     shape = array.shape
     if pixels > 1 and len(shape) < 2:
@@ -479,7 +480,10 @@ def _window(
     offsets[-1] = np.arange(lanes)[None, :]
     if pixels > 1:
         offsets[-2] = stride * np.arange(pixels)[:, None]
-    index = tuple(start + offset for start, offset in zip(indices, offsets))
+    index = list(start + offset for start, offset in zip(indices, offsets))
+    if len(shape) >= 3:  # past the end of a row: on the next rows (see the kernel dialect)
+        index[-3], index[-2] = index[-3] + index[-2] // shape[-2], index[-2] % shape[-2]
+    index = tuple(index)
     for dim, (size, positions) in enumerate(zip(shape, index)):
         if positions.min() < 0 or positions.max() >= size:
             raise InterpretationError(

@@ -141,14 +141,17 @@ func.func @copy(%x: memref<1x2x4x4xf32>, %r: memref<1x2x4x4xf32>, %y: memref<1x2
 
 // CHECK-LABEL: func.func @copy(
 // CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x2x4x4xf32>, %[[R:[a-z0-9_]+]]: memref<1x2x4x4xf32>, %[[Y:[a-z0-9_]+]]: memref<1x2x4x4xf32>)
-// CHECK:         scf.for %[[OH:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:           %[[T:[a-z0-9_]+]] = kernel.tile : !kernel.tile<4x4xf32>
+// A 1x1 window with stride 1 and no padding: the 2x4 pixels run as one flat
+// row of 8 (rows are contiguous), two tiles of 4 starting at W index 0 and 4.
+// CHECK:         scf.for %[[I:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:      %[[P:[a-z0-9_]+]] = arith.muli %[[I]], %{{.*}} : index
+// CHECK-NEXT:      %[[T:[a-z0-9_]+]] = kernel.tile : !kernel.tile<4x4xf32>
 // CHECK-NOT:       kernel.{{fill|broadcast}}
-// CHECK:           kernel.load %[[T]], %[[X]][%{{.*}}, %[[OH]], %{{.*}}, %{{.*}}] pixel_stride 1 : !kernel.tile<4x4xf32>, memref<1x2x4x4xf32>
+// CHECK:           kernel.load %[[T]], %[[X]][%[[C0:[a-z0-9_]+]], %[[C0]], %[[P]], %[[C0]]] pixel_stride 1 : !kernel.tile<4x4xf32>, memref<1x2x4x4xf32>
 // CHECK-NOT:       kernel.{{clamp|store}}
-// CHECK:           kernel.add %[[T]], %[[R]][%{{.*}}, %[[OH]], %{{.*}}, %{{.*}}] pixel_stride 1 : !kernel.tile<4x4xf32>, memref<1x2x4x4xf32>
+// CHECK:           kernel.add %[[T]], %[[R]][%[[C0]], %[[C0]], %[[P]], %[[C0]]] pixel_stride 1 : !kernel.tile<4x4xf32>, memref<1x2x4x4xf32>
 // CHECK-NEXT:      kernel.clamp %[[T]] {min = 0.000000e+00 : f32, max = 6.000000e+00 : f32} : !kernel.tile<4x4xf32>
-// CHECK-NEXT:      kernel.store %[[T]], %[[Y]][%{{.*}}, %[[OH]], %{{.*}}, %{{.*}}] pixel_stride 1 : !kernel.tile<4x4xf32>, memref<1x2x4x4xf32>
+// CHECK-NEXT:      kernel.store %[[T]], %[[Y]][%[[C0]], %[[C0]], %[[P]], %[[C0]]] pixel_stride 1 : !kernel.tile<4x4xf32>, memref<1x2x4x4xf32>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return
 

@@ -41,6 +41,5 @@ func.func @conv(%x: memref<1x4x4x4xf32>, %y: memref<1x4x4x4xf32>) {
 // Output pixel (0, 0) of each tile: bias, then the 9 products of A^T M A, the relu, a store 2 pixels apart.
 // CHECK:      kernel.broadcast %[[Y:[0-9]+]], %b
 // CHECK-COUNT-9: kernel.add %[[Y]], %[[M]]
-// CHECK-NEXT: arith.muli
-// CHECK-NEXT: kernel.clamp %[[Y]] {min = 0.000000e+00 : f32
+// CHECK:      kernel.clamp %[[Y]] {min = 0.000000e+00 : f32
 // CHECK-NEXT: kernel.store %[[Y]], %y[%{{.*}}] pixel_stride 2
