@@ -93,6 +93,12 @@ class LayerNest:
         self.dh, self.dw = op.dilations.get_values()
         self.top, self.left, _, _ = op.pads.get_values()
         self.out_h, self.out_w = op.out_hw
+        self.down = self.out_w < self.w_ob < self.out_h and not self.flat()
+        """Tiles run down the columns: the output is too narrow for a W_ob tile and taller than wide."""
+        self.in_step = self.sh * self.width if self.down else self.sw
+        """Elements along W (continuing on the next rows) from one pixel of a tile to the next, in the input..."""
+        self.out_step = self.out_w if self.down else 1
+        """...and in the output."""
 
     # Filter-tap bounds for output coordinate `o` along one axis.
     def taps(self, o: Index, stride: int, pad: int, size: int, extent: int, dilation: int) -> Bounds:
@@ -108,11 +114,15 @@ class LayerNest:
     def column_taps(self, ow: Index) -> Bounds:
         return self.taps(ow, self.sw, self.left, self.width, self.fw, self.dw)
 
-    def interior_columns(self) -> tuple[int, int]:
-        """[lo, hi): output columns whose whole window lies inside the input."""
-        lo = min(ceil_div(self.left, self.sw), self.out_w)
-        last = self.width - 1 + self.left - (self.fw - 1) * self.dw
-        hi = min(last // self.sw + 1, self.out_w) if last >= 0 else 0
+    def interior(self) -> tuple[int, int]:
+        """[lo, hi): output columns (rows if `down`) whose whole window lies inside the input."""
+        if self.down:
+            pad, stride, size, extent, dilation, out = self.top, self.sh, self.height, self.fh, self.dh, self.out_h
+        else:
+            pad, stride, size, extent, dilation, out = self.left, self.sw, self.width, self.fw, self.dw, self.out_w
+        lo = min(ceil_div(pad, stride), out)
+        last = size - 1 + pad - (extent - 1) * dilation
+        hi = min(last // stride + 1, out) if last >= 0 else 0
         return lo, max(lo, hi)
 
     def build(self) -> None:
@@ -122,46 +132,55 @@ class LayerNest:
             pixels = self.out_h * self.out_w
             loops.for_(0, n_blocks, lambda kb: balanced_runs(pixels, self.w_ob, lambda p, n: self.tile(kb, 0, p, n, one, one), loops))
             return
-        loops.for_(0, n_blocks, lambda kb: loops.for_(0, self.out_h, lambda oh: self.row(kb, oh)))
+        lines = self.out_w if self.down else self.out_h
+        loops.for_(0, n_blocks, lambda kb: loops.for_(0, lines, lambda line: self.line(kb, line)))
 
     def flat(self) -> bool:
         """A 1x1 window with stride 1 and no padding maps pixels one to one: its tiles run across rows."""
         return (self.fh, self.fw, self.sh, self.sw) == (1, 1, 1, 1) and not any(self.op.pads.get_values())
 
-    def row(self, kb: Index, oh: Index) -> None:
+    def line(self, kb: Index, line: Index) -> None:
+        """One output row (column if `down`): border pixels one at a time, the interior in W_ob tiles."""
         loops = self.loops
-        rows = self.row_taps(oh)
-        lo, hi = self.interior_columns()
-        full_columns = Bounds(0, self.fw)
-        loops.for_(0, lo, lambda ow: self.tile(kb, oh, ow, 1, rows, self.column_taps(ow)))
-        tile_runs(hi - lo, self.w_ob, lambda ow, pixels: self.tile(kb, oh, ow, pixels, rows, full_columns), loops, lo)
-        loops.for_(hi, self.out_w, lambda ow: self.tile(kb, oh, ow, 1, rows, self.column_taps(ow)))
+        if self.down:
+            columns, full_rows = self.column_taps(line), Bounds(0, self.fh)
+            lo, hi = self.interior()
+            loops.for_(0, lo, lambda oh: self.tile(kb, oh, line, 1, self.row_taps(oh), columns))
+            tile_runs(hi - lo, self.w_ob, lambda oh, pixels: self.tile(kb, oh, line, pixels, full_rows, columns), loops, lo)
+            loops.for_(hi, self.out_h, lambda oh: self.tile(kb, oh, line, 1, self.row_taps(oh), columns))
+            return
+        rows, full_columns = self.row_taps(line), Bounds(0, self.fw)
+        lo, hi = self.interior()
+        loops.for_(0, lo, lambda ow: self.tile(kb, line, ow, 1, rows, self.column_taps(ow)))
+        tile_runs(hi - lo, self.w_ob, lambda ow, pixels: self.tile(kb, line, ow, pixels, rows, full_columns), loops, lo)
+        loops.for_(hi, self.out_w, lambda ow: self.tile(kb, line, ow, 1, rows, self.column_taps(ow)))
 
     def tile(self, kb: Index, oh: Index, ow: Index, pixels: int, rows: Bounds, columns: Bounds) -> None:
         loops = self.loops
         tile = loops.insert(kernel.TileOp(pixels, self.block)).tile
         self.initialise(tile, kb, oh, ow)
-        partials = self.partial_sums(pixels, columns)
+        partials = self.partial_sums(pixels, rows if self.down else columns)
         self.accumulate([tile, *partials], kb, oh, ow, rows, columns)
         for partial in partials:
             loops.insert(kernel.AddTileOp(tile, partial))
         if self.kind == "avg":
             self.average(tile, rows, columns)
-        store(loops, self.op, tile, [kb, oh, ow, 0])
+        store(loops, self.op, tile, [kb, oh, ow, 0], self.out_step)
 
-    def partial_sums(self, pixels: int, columns: Bounds) -> list[SSAValue]:
+    def partial_sums(self, pixels: int, along: Bounds) -> list[SSAValue]:
         """
         Extra zeroed tiles for a narrow conv tile (dense layers, border pixels,
         narrow images): its reduction is split over up to split_k tiles, as
         many as fit in a full tile's accumulators, so that more FMA chains run
-        independently; they are summed at the end.
+        independently; they are summed at the end. `along`: the filter taps
+        along the tile's direction, known at compile time.
         """
         if self.kind != "conv":
             return []
         count = min(self.split_k, self.w_ob // pixels)
         if self.op.in_channels < count:
-            static = isinstance(columns.lo, int) and isinstance(columns.hi, int)
-            count = min(count, columns.hi - columns.lo) if static else min(count, self.op.in_channels)
+            static = isinstance(along.lo, int) and isinstance(along.hi, int)
+            count = min(count, along.hi - along.lo) if static else min(count, self.op.in_channels)
         partials = [self.loops.insert(kernel.TileOp(pixels, self.block)).tile for _ in range(count - 1)]
         for partial in partials:
             self.loops.insert(kernel.FillOp(partial, 0.0))
@@ -174,7 +193,7 @@ class LayerNest:
         elif self.kind == "max":
             loops.insert(kernel.FillOp(tile, float("-inf")))
         elif self.kind == "copy":
-            loops.insert(kernel.LoadOp(tile, op.input, loops.values([kb, oh, ow, 0]), self.sw))
+            loops.insert(kernel.LoadOp(tile, op.input, loops.values([kb, oh, ow, 0]), self.in_step))
         else:
             loops.insert(kernel.FillOp(tile, 0.0))
 
@@ -193,21 +212,25 @@ class LayerNest:
                 return
             window = loops.values([kb, ih, iw, 0])
             if self.kind == "dwconv":
-                loops.insert(kernel.LaneFmaOp(tile, self.op.input, window, self.op.weights, loops.values([kb, kh, kw, 0]), self.sw))
+                loops.insert(kernel.LaneFmaOp(tile, self.op.input, window, self.op.weights, loops.values([kb, kh, kw, 0]), self.in_step))
             elif self.kind == "max":
-                loops.insert(kernel.MaxOp(tile, self.op.input, window, self.sw))
+                loops.insert(kernel.MaxOp(tile, self.op.input, window, self.in_step))
             else:
-                loops.insert(kernel.AddOp(tile, self.op.input, window, self.sw))
+                loops.insert(kernel.AddOp(tile, self.op.input, window, self.in_step))
 
-        def row(kh: Index) -> None:
+        # Taps across the tile's direction in the outer loop, along it (known at compile time) inside.
+        across, along = (columns, rows) if self.down else (rows, columns)
+        at = (lambda a, b, *rest: tap(b, a, *rest)) if self.down else tap
+
+        def line(a: Index) -> None:
             if self.kind == "conv" and self.op.in_channels < len(tiles):
-                # too few channels to share out: filter column kw goes to tile kw % len(tiles) (see partial_sums)
-                for kw in range(columns.lo, columns.hi):
-                    tap(kh, kw, [tiles[kw % len(tiles)]])
+                # too few channels to share out: tap b along the tile goes to tile b % len(tiles) (see partial_sums)
+                for b in range(along.lo, along.hi):
+                    at(a, b, [tiles[b % len(tiles)]])
                 return
-            loops.for_(columns.lo, columns.hi, lambda kw: tap(kh, kw))
+            loops.for_(along.lo, along.hi, lambda b: at(a, b))
 
-        loops.for_(rows.lo, rows.hi, row)
+        loops.for_(across.lo, across.hi, line)
 
     def conv_tap(self, tiles: list[SSAValue], kb: Index, kh: Index, kw: Index, ih: Index, iw: Index) -> None:
         """Rank-1 updates over the reduction channels, one input-channel block at a time;
@@ -216,7 +239,7 @@ class LayerNest:
 
         def channel(tile: SSAValue, cb: Index, ci: Index) -> None:
             input_index, weight_index = loops.values([cb, ih, iw, ci]), loops.values([kb, cb, kh, kw, ci, 0])
-            loops.insert(kernel.FmaOp(tile, op.input, input_index, op.weights, weight_index, self.sw))
+            loops.insert(kernel.FmaOp(tile, op.input, input_index, op.weights, weight_index, self.in_step))
 
         def round_robin(cb: Index, first: Index) -> None:
             for offset, tile in enumerate(tiles):
