@@ -56,7 +56,7 @@ def test_winograd_matches_the_interpreter(target: str, conv):
 
 @pytest.mark.parametrize("target", HOST_TARGETS)
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(conv=winograd_convs(max_channels=20, max_size=7))
+@given(conv=winograd_convs(max_channels=12, max_size=6))
 def test_winograd_under_sanitizers(target: str, conv):
     module, inputs = conv.module, conv.inputs
     (expected,) = interpret(module, inputs)
