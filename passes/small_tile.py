@@ -12,8 +12,15 @@ around `kernel` microkernel ops on a W_ob x C_ob register tile.
           epilogue (scale, combine other, clamp | leaky | sigmoid), store
 
 Padding is never materialised: the filter-tap bounds of every tile are
-computed (statically for columns, with index arithmetic for rows), so padded
-taps are never visited.
+computed (statically along the tile, with index arithmetic across it), so
+padded taps are never visited. Two other tilings of the same nest:
+
+* a 1x1 window with stride 1 and no padding tiles H x W as one flat row
+  (kernel accesses continue onto the next row);
+* an output narrower than a tile and taller than one is tiled down its
+  columns: "row" and "column" above swap, and a tile's pixels are a row apart.
+
+A `winograd` conv is lowered by WinogradNest instead (below).
 """
 
 from __future__ import annotations
@@ -94,7 +101,7 @@ class LayerNest:
         self.top, self.left, _, _ = op.pads.get_values()
         self.out_h, self.out_w = op.out_hw
         self.down = self.out_w < self.w_ob < self.out_h and not self.flat()
-        """Tiles run down the columns: the output is too narrow for a W_ob tile and taller than wide."""
+        """Tiles run down the columns: the output is narrower than a W_ob tile and taller than one."""
         self.in_step = self.sh * self.width if self.down else self.sw
         """Elements along W (continuing on the next rows) from one pixel of a tile to the next, in the input..."""
         self.out_step = self.out_w if self.down else 1
@@ -170,7 +177,7 @@ class LayerNest:
     def partial_sums(self, pixels: int, along: Bounds) -> list[SSAValue]:
         """
         Extra zeroed tiles for a narrow conv tile (dense layers, border pixels,
-        narrow images): its reduction is split over up to split_k tiles, as
+        narrow outputs): its reduction is split over up to split_k tiles, as
         many as fit in a full tile's accumulators, so that more FMA chains run
         independently; they are summed at the end. `along`: the filter taps
         along the tile's direction, known at compile time.
@@ -284,16 +291,19 @@ def runs(lo: int, hi: int, key: Callable[[int], object]) -> list[tuple[int, int,
 class WinogradNest:
     """
     A `winograd` conv, one strip of tile rows at a time, through arena buffers
-    V and M of [blocks][16][strip tiles][Cb] (the strip's 2x2 output tiles in
-    row-major order), which stay in cache:
+    that stay in cache: X, the strip's input rows with their padding as zeros,
+    [in blocks][2 rows + 2][2 tiles + 2][Cb]; V and M, [blocks][16][tiles][Cb]
+    (the strip's 2x2 output tiles in row-major order):
 
-        V = B^T d B        every input tile of the strip, per input channel block (adds only)
+        X = the strip's input window, zero-padded
+        V = B^T d B        every 4x4 window of X (2 apart), per input channel block (adds only)
         M[i][j] = V[i][j] U[i][j]     16 matrix products: FMA register tiles of up to W_ob output tiles
         y = A^T M A + bias, epilogue  every output tile of the strip, per output channel block
 
-    Input tiles reaching into the padding, and output tiles cut off by the
-    border, are peeled; their missing pixels are dropped from the sums at
-    compile time. The strips in between run in a loop.
+    One loop runs the strips (padding rows are zeroed by index arithmetic);
+    output tiles cut off by the border store only their pixels inside the
+    output, so a strip with such tiles (odd output height) is emitted on its
+    own.
     """
 
     def __init__(self, op: small.LayerOp, loops: LoopBuilder, module: ModuleOp):
@@ -303,22 +313,24 @@ class WinogradNest:
         self.top, self.left, _, _ = op.pads.get_values()
         self.out_h, self.out_w = op.out_hw
         self.tiles_h, self.tiles_w = ceil_div(self.out_h, winograd.TILE), ceil_div(self.out_w, winograd.TILE)
-        self.strip_rows = min(self.tiles_h, ceil_div(2 * self.w_ob, self.tiles_w))  # about two register tiles per strip
+        # About one register tile per strip (smaller strips stay in L1), all of one size, so that one loop runs them.
+        target = ceil_div(self.w_ob, self.tiles_w)
+        self.strip_rows = max(rows for rows in range(1, self.tiles_h + 1) if self.tiles_h % rows == 0 and rows <= max(1, target))
         self.in_blocks, self.out_blocks = ceil_div(op.in_channels, self.block), ceil_div(op.out_channels, self.block)
         positions, tiles = winograd.WINDOW**2, self.strip_rows * self.tiles_w
+        self.window_columns = self.span(self.tiles_w)
+        self.x = self.buffer((self.in_blocks, self.span(self.strip_rows), self.window_columns, self.block))
         self.v = self.buffer((self.in_blocks, positions, tiles, self.block))
         self.m = self.buffer((self.out_blocks, positions, tiles, self.block))
         self.u = add_constant(module, op, winograd.transform_filters(constant_array(op.weights, op)), "wino")
 
+    @staticmethod
+    def span(tiles: int) -> int:
+        """Input pixels under `tiles` adjacent tiles."""
+        return winograd.TILE * tiles + winograd.WINDOW - winograd.TILE
+
     def buffer(self, shape: tuple[int, ...]) -> SSAValue:
         return self.loops.insert(memref.AllocOp([], [], memref_type(shape))).memref
-
-    # Per tile row and column: the input pixels of its 4x4 window inside the image, the output pixels inside the output.
-    def input_rows(self, ty: int) -> tuple[int, ...]:
-        return tuple(a for a in range(winograd.WINDOW) if 0 <= winograd.TILE * ty - self.top + a < self.height)
-
-    def input_columns(self, tx: int) -> tuple[int, ...]:
-        return tuple(b for b in range(winograd.WINDOW) if 0 <= winograd.TILE * tx - self.left + b < self.width)
 
     def output_rows(self, ty: int) -> tuple[int, ...]:
         return tuple(r for r in range(winograd.TILE) if winograd.TILE * ty + r < self.out_h)
@@ -326,66 +338,89 @@ class WinogradNest:
     def output_columns(self, tx: int) -> tuple[int, ...]:
         return tuple(c for c in range(winograd.TILE) if winograd.TILE * tx + c < self.out_w)
 
-    def whole_row(self, ty: int) -> bool:
-        return self.input_rows(ty) == tuple(range(winograd.WINDOW)) and self.output_rows(ty) == tuple(range(winograd.TILE))
-
     def build(self) -> None:
+        """One loop over the strips; the last one on its own if the output cuts its tiles off."""
         loops, size = self.loops, self.strip_rows
-
-        def whole_strip(ty: int) -> bool:
-            return ty + size <= self.tiles_h and all(self.whole_row(row) for row in range(ty, ty + size))
-
-        starts = list(range(0, self.tiles_h, size))
-        for first, last, whole in runs(0, len(starts), lambda s: whole_strip(starts[s])):
-            if whole:
-                loops.for_(first, last, lambda s: self.strip(loops.mul(s, size), size))
-            else:
-                for s in range(first, last):
-                    self.strip(starts[s], min(size, self.tiles_h - starts[s]))
+        strips = self.tiles_h // size
+        cut = self.output_rows(self.tiles_h - 1) != tuple(range(winograd.TILE))
+        loops.for_(0, strips - cut, lambda s: self.strip(loops.mul(s, size), size))
+        if cut:
+            self.strip((strips - 1) * size, size)
 
     def strip(self, ty0: Index, rows: int) -> None:
         loops = self.loops
-
-        def over_tiles(row_key, column_key, body) -> None:
-            """body(ty, tx, t, rows, columns) for every tile of the strip (t: its index in V and M)."""
-            row_runs = runs(ty0, ty0 + rows, row_key) if isinstance(ty0, int) else [(ty0, loops.add(ty0, rows), row_key(-1))]
-            for ty_lo, ty_hi, row_set in row_runs:
-                for tx_lo, tx_hi, column_set in runs(0, self.tiles_w, column_key):
-
-                    def tile(ty: Index, tx: Index, row_set=row_set, column_set=column_set) -> None:
-                        t = loops.add(loops.mul(loops.sub(ty, ty0), self.tiles_w), tx)
-                        body(ty, tx, t, row_set, column_set)
-
-                    loops.for_(ty_lo, ty_hi, lambda ty, tile=tile, tx_lo=tx_lo, tx_hi=tx_hi: loops.for_(tx_lo, tx_hi, lambda tx: tile(ty, tx)))
-
-        whole = isinstance(ty0, SSAValue)  # a strip in the loop: every row whole (row key -1 is never asked otherwise)
-        input_rows = (lambda ty: tuple(range(winograd.WINDOW))) if whole else self.input_rows
-        output_rows = (lambda ty: tuple(range(winograd.TILE))) if whole else self.output_rows
-        loops.for_(0, self.in_blocks, lambda cb: over_tiles(input_rows, self.input_columns, lambda *tile: self.input_tile(cb, *tile)))
+        loops.for_(0, self.in_blocks, lambda cb: self.gather(cb, ty0, rows))
+        loops.for_(0, self.in_blocks, lambda cb: self.transform_input(cb, rows))
         self.multiply(rows * self.tiles_w)
-        loops.for_(0, self.out_blocks, lambda kb: over_tiles(output_rows, self.output_columns, lambda *tile: self.output_tile(kb, *tile)))
+        row_runs = runs(ty0, ty0 + rows, self.output_rows) if isinstance(ty0, int) else [(ty0, loops.add(ty0, rows), (0, 1))]
+        for ty_lo, ty_hi, row_set in row_runs:
+            for tx_lo, tx_hi, column_set in runs(0, self.tiles_w, self.output_columns):
 
-    def input_tile(self, cb: Index, ty: Index, tx: Index, t: Index, rows: tuple, columns: tuple) -> None:
-        loops, step = self.loops, winograd.TILE
-        ih, iw = loops.sub(loops.mul(ty, step), self.top), loops.sub(loops.mul(tx, step), self.left)
-        tile = loops.insert(kernel.TileOp(1, self.block)).tile
-        for i in range(winograd.WINDOW):
-            for j in range(winograd.WINDOW):
-                pixels = [(sign, [cb, loops.add(ih, r), loops.add(iw, c), 0]) for sign, r, c in winograd.input_terms(i, j, rows, columns)]
-                self.signed_sum(tile, self.op.input, pixels, step)
-                loops.insert(kernel.StoreOp(tile, self.v, loops.values([cb, winograd.WINDOW * i + j, t, 0])))
+                def tiles(kb: Index, ty: Index, row_set=row_set, column_set=column_set, tx_lo=tx_lo, tx_hi=tx_hi) -> None:
+                    loops.for_(tx_lo, tx_hi, lambda tx: self.output_tile(kb, ty0, ty, tx, row_set, column_set))
 
-    def signed_sum(self, tile: SSAValue, source: SSAValue, addends: list, pixel_stride: int, start_from_zero: bool = True) -> None:
+                loops.for_(0, self.out_blocks, lambda kb, tiles=tiles, lo=ty_lo, hi=ty_hi: loops.for_(lo, hi, lambda ty: tiles(kb, ty)))
+
+    def gather(self, cb: Index, ty0: Index, rows: int) -> None:
+        """X = the input rows under the strip, zero outside the image."""
+        loops, block = self.loops, self.block
+        first_row = loops.sub(loops.mul(ty0, winograd.TILE), self.top)
+        lo, hi = min(self.left, self.window_columns), min(self.left + self.width, self.window_columns)
+
+        def zero(r: Index, q: Index, pixels: int) -> None:
+            tile = loops.insert(kernel.TileOp(pixels, block)).tile
+            loops.insert(kernel.FillOp(tile, 0.0))
+            loops.insert(kernel.StoreOp(tile, self.x, loops.values([cb, r, q, 0])))
+
+        def copy(r: Index, q: Index, pixels: int) -> None:
+            tile = loops.insert(kernel.TileOp(pixels, block)).tile
+            source = [cb, loops.add(first_row, r), loops.sub(q, self.left), 0]
+            loops.insert(kernel.LoadOp(tile, self.op.input, loops.values(source)))
+            loops.insert(kernel.StoreOp(tile, self.x, loops.values([cb, r, q, 0])))
+
+        def row(r: Index, inside: bool) -> None:
+            if not inside:
+                tile_runs(self.window_columns, self.w_ob, lambda q, n: zero(r, q, n), loops)
+                return
+            tile_runs(lo, self.w_ob, lambda q, n: zero(r, q, n), loops)
+            tile_runs(hi - lo, self.w_ob, lambda q, n: copy(r, q, n), loops, lo)
+            tile_runs(self.window_columns - hi, self.w_ob, lambda q, n: zero(r, q, n), loops, hi)
+
+        count = self.span(rows)
+        inside_lo = loops.min(count, loops.max(0, loops.sub(0, first_row)))
+        inside_hi = loops.max(inside_lo, loops.min(count, loops.sub(self.height, first_row)))
+        loops.for_(0, inside_lo, lambda r: row(r, False))
+        loops.for_(inside_lo, inside_hi, lambda r: row(r, True))
+        loops.for_(inside_hi, count, lambda r: row(r, False))
+
+    def transform_input(self, cb: Index, rows: int) -> None:
+        """V = B^T d B for every 4x4 window of X."""
+        loops, step, window = self.loops, winograd.TILE, range(winograd.WINDOW)
+
+        def transform(ty: Index, tx: Index) -> None:
+            x_rows = [loops.add(loops.mul(ty, step), a) for a in window]
+            x_columns = [loops.add(loops.mul(tx, step), b) for b in window]
+            t = loops.add(loops.mul(ty, self.tiles_w), tx)
+            tile = loops.insert(kernel.TileOp(1, self.block)).tile
+            for i in window:
+                for j in window:
+                    pixels = [(sign, [cb, x_rows[a], x_columns[b], 0]) for sign, a, b in winograd.input_terms(i, j)]
+                    self.signed_sum(tile, self.x, pixels)
+                    loops.insert(kernel.StoreOp(tile, self.v, loops.values([cb, winograd.WINDOW * i + j, t, 0])))
+
+        loops.for_(0, rows, lambda ty: loops.for_(0, self.tiles_w, lambda tx: transform(ty, tx)))
+
+    def signed_sum(self, tile: SSAValue, source: SSAValue, addends: list, start_from_zero: bool = True) -> None:
         """tile (= 0 if start_from_zero) +-= source[index] for each (sign, index) of addends."""
         loops = self.loops
         if start_from_zero and addends and addends[0][0] > 0:
-            loops.insert(kernel.LoadOp(tile, source, loops.values(addends[0][1]), pixel_stride))
+            loops.insert(kernel.LoadOp(tile, source, loops.values(addends[0][1])))
             addends = addends[1:]
         elif start_from_zero:
             loops.insert(kernel.FillOp(tile, 0.0))
         for sign, index in addends:
             update = kernel.AddOp if sign > 0 else kernel.SubOp
-            loops.insert(update(tile, source, loops.values(index), pixel_stride))
+            loops.insert(update(tile, source, loops.values(index)))
 
     def multiply(self, tiles: int) -> None:
         loops = self.loops
@@ -413,17 +448,19 @@ class WinogradNest:
             ),
         )
 
-    def output_tile(self, kb: Index, ty: Index, tx: Index, t: Index, rows: tuple, columns: tuple) -> None:
+    def output_tile(self, kb: Index, ty0: Index, ty: Index, tx: Index, rows: tuple, columns: tuple) -> None:
+        """y = A^T M A (+ bias, epilogue) for output tile (ty, tx), its pixels in `rows` x `columns`."""
         loops, op, step = self.loops, self.op, winograd.TILE
+        t = loops.add(loops.mul(loops.sub(ty, ty0), self.tiles_w), tx)
         tile = loops.insert(kernel.TileOp(1, self.block)).tile
         for r in rows:
             for c in columns:
                 products = [(sign, [kb, winograd.WINDOW * i + j, t, 0]) for sign, i, j in winograd.output_terms(r, c)]
                 if op.bias is not None:
                     loops.insert(kernel.BroadcastOp(tile, op.bias, loops.values([kb, 0])))
-                self.signed_sum(tile, self.m, products, 1, start_from_zero=op.bias is None)
+                self.signed_sum(tile, self.m, products, start_from_zero=op.bias is None)
                 oh, ow = loops.add(loops.mul(ty, step), r), loops.add(loops.mul(tx, step), c)
-                store(loops, op, tile, [kb, oh, ow, 0], step)
+                store(loops, op, tile, [kb, oh, ow, 0])
 
 
 class TileLayer(RewritePattern):

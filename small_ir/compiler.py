@@ -70,14 +70,16 @@ def pipeline_spec(
     input and output channels run as Winograd F(2x2, 3x3); 0 turns it off;
     None takes the target's default: off on microcontrollers, whose memory
     the 16/9 larger filters and the transform buffers would take, and on
-    scalar, whose transform loops make gcc several times slower.
+    scalar, whose transform loops take gcc several times longer to compile.
     """
     spec = target_spec(target)
     if winograd_min_channels is None:
         winograd_min_channels = spec.winograd_min_channels
+    if winograd_min_channels < 0:
+        raise SmallIRError(f"winograd_min_channels must be >= 0 (0: no Winograd), got {winograd_min_channels}")
     layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob} io_layout={io_layout}}}"
-    winograd = [f"small-winograd{{min_channels={winograd_min_channels}}}"] if winograd_min_channels else []
-    passes = ["nn-to-small", "small-fuse", layout, *winograd, "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory"]
+    winograd_pass = [f"small-winograd{{min_channels={winograd_min_channels}}}"] if winograd_min_channels else []
+    passes = ["nn-to-small", "small-fuse", layout, *winograd_pass, "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory"]
     return ",".join([*passes, spec.kernel_pass])
 
 

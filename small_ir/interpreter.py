@@ -465,13 +465,21 @@ class SmallFunctions(InterpreterFunctions):
 
 
 def _window(
-    op: Operation, array: ShapedArray[Any], indices: PythonValues, *, pixels: int = 1, stride: int = 0, lanes: int = 1
+    op: Operation,
+    array: ShapedArray[Any],
+    indices: PythonValues,
+    *,
+    pixels: int = 1,
+    stride: int = 0,
+    lanes: int = 1,
+    across_rows: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """
     The numpy index of a pixels x lanes window of `array` at `indices`: pixel p
-    sits `p * stride` further along dimension rank - 2 (continuing on the next
-    rows of dimension rank - 3), lane c `c` further along the last dimension.
-    Raises if any element lies outside the memref.
+    sits `p * stride` further along dimension rank - 2, lane c `c` further along
+    the last dimension. With `across_rows` (the pixels of a tile), a W index
+    past the end of a row continues on the next rows of dimension rank - 3.
+    Raises if any element lies outside the memref, or a W index is negative.
     """
     shape = array.shape
     if pixels > 1 and len(shape) < 2:
@@ -481,7 +489,7 @@ def _window(
     if pixels > 1:
         offsets[-2] = stride * np.arange(pixels)[:, None]
     index = list(start + offset for start, offset in zip(indices, offsets))
-    if len(shape) >= 3:  # past the end of a row: on the next rows (see the kernel dialect)
+    if across_rows and len(shape) >= 3 and index[-2].min() >= 0:  # see the kernel dialect
         index[-3], index[-2] = index[-3] + index[-2] // shape[-2], index[-2] % shape[-2]
     index = tuple(index)
     for dim, (size, positions) in enumerate(zip(shape, index)):
@@ -495,7 +503,7 @@ def _window(
 
 def _tile_window(op: kernel._TileAccessOp, tile: np.ndarray, array: ShapedArray[Any], indices: PythonValues):
     pixels, lanes = tile.shape
-    return _window(op, array, indices, pixels=pixels, stride=op.pixel_stride.value.data, lanes=lanes)
+    return _window(op, array, indices, pixels=pixels, stride=op.pixel_stride.value.data, lanes=lanes, across_rows=True)
 
 
 @register_impls
@@ -571,7 +579,7 @@ class KernelFunctions(InterpreterFunctions):
         tile, x, w, x_indices, w_indices = _product_operands(op, args)
         pixels, lanes = tile.shape
         stride = op.pixel_stride.value.data
-        column = numpy_view(x)[_window(op, x, x_indices, pixels=pixels, stride=stride)]
+        column = numpy_view(x)[_window(op, x, x_indices, pixels=pixels, stride=stride, across_rows=True)]
         row = numpy_view(w)[_window(op, w, w_indices, lanes=lanes)]
         tile += column * row
         return ()
@@ -581,7 +589,7 @@ class KernelFunctions(InterpreterFunctions):
         tile, x, w, x_indices, w_indices = _product_operands(op, args)
         pixels, lanes = tile.shape
         stride = op.pixel_stride.value.data
-        window = numpy_view(x)[_window(op, x, x_indices, pixels=pixels, stride=stride, lanes=lanes)]
+        window = numpy_view(x)[_window(op, x, x_indices, pixels=pixels, stride=stride, lanes=lanes, across_rows=True)]
         row = numpy_view(w)[_window(op, w, w_indices, lanes=lanes)]
         tile += window * row
         return ()

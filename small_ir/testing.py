@@ -113,6 +113,13 @@ def _compare(actual: list[np.ndarray], expected: list[np.ndarray], rtol: float, 
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f"output {index} diverged {where}")
 
 
+def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-4) -> None:
+    """The project's tolerance for compiled outputs: rtol, and an atol of rtol times the largest |expected| (at least 1)."""
+    assert actual.shape == expected.shape, f"shape {actual.shape}, expected {expected.shape}"
+    atol = rtol * max(1.0, float(np.abs(expected).max(initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
 def check_dominance(module: ModuleOp) -> None:
     """
     Raises VerifyException when an op uses a value defined after it (xDSL 0.74's

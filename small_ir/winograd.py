@@ -7,7 +7,8 @@ from a 4x4 input tile d, with 16 multiplications per channel pair instead of 36:
 The filter transform U = G g G^T runs at compile time; the input transform
 V = B^T d B and the output transform A^T M A only add and subtract, so they
 are listed here as signed sums that small-tile emits as tile loads, adds and
-subtracts.
+subtracts. small-tile copies each input window into a zero-padded buffer
+first, so the sums never leave out a pixel.
 """
 
 from __future__ import annotations
@@ -40,26 +41,18 @@ def transform_filters(packed: np.ndarray) -> np.ndarray:
     return u.reshape(WINDOW * WINDOW, *u.shape[2:]).astype(np.float32)
 
 
-def terms(matrix: np.ndarray, i: int, j: int, rows: tuple[int, ...], columns: tuple[int, ...]) -> list[Term]:
-    """
-    The addends of (matrix X matrix^T)[i][j] over the entries of X in `rows` x
-    `columns` (the others are zero: padding, or outside a partial tile),
-    positive ones first.
-    """
-    found = [
-        (float(matrix[i][r] * matrix[j][c]), r, c)
-        for r in rows
-        for c in columns
-        if matrix[i][r] and matrix[j][c]
-    ]
+def terms(matrix: np.ndarray, i: int, j: int) -> list[Term]:
+    """The addends of (matrix X matrix^T)[i][j], positive ones first (the coefficients are +-1)."""
+    size = range(matrix.shape[1])
+    found = [(float(matrix[i][r] * matrix[j][c]), r, c) for r in size for c in size if matrix[i][r] and matrix[j][c]]
     return sorted(found, key=lambda term: term[0] < 0)
 
 
-def input_terms(i: int, j: int, rows: tuple[int, ...], columns: tuple[int, ...]) -> list[Term]:
-    """V[i][j] = (B^T d B)[i][j] as a sum over the input pixels d[row][column] in `rows` x `columns`."""
-    return terms(B_T, i, j, rows, columns)
+def input_terms(i: int, j: int) -> list[Term]:
+    """V[i][j] = (B^T d B)[i][j] as a sum over the input pixels d[row][column]."""
+    return terms(B_T, i, j)
 
 
 def output_terms(r: int, c: int) -> list[Term]:
     """Y[r][c] = (A^T M A)[r][c] as a sum over the products M[i][j]."""
-    return terms(A_T, r, c, tuple(range(WINDOW)), tuple(range(WINDOW)))
+    return terms(A_T, r, c)

@@ -13,7 +13,7 @@ from xdsl.utils.exceptions import VerifyException
 
 import small_ir
 from small_ir.strategies import LayerCase, layer_cases, network_chains
-from small_ir.testing import assert_pipeline_preserves_semantics, single_layer_module, target_params
+from small_ir.testing import assert_close, assert_pipeline_preserves_semantics, single_layer_module, target_params
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
 import tiny_cnn  # noqa: E402
@@ -27,10 +27,6 @@ def module_for(case: LayerCase):
         return single_layer_module(case)
     except VerifyException:
         reject()  # layers nn does not express (softmax off the channel axis, ...)
-
-
-def assert_close(actual: np.ndarray, expected: np.ndarray) -> None:
-    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
 
 
 @pytest.mark.parametrize("target", HOST_TARGETS)

@@ -367,6 +367,19 @@ def test_kernel_op(name: str):
     np.testing.assert_allclose(y, expected, rtol=1e-6, atol=0)
 
 
+def test_tile_pixels_past_the_end_of_a_row_continue_on_the_next():
+    body = f"kernel.load %t, %x[%c0, %c0, %c2, %c0] pixel_stride 3 : {X_TYPES}"  # W 2, 5, 8: the last is row 1's pixel 1
+    x = random(1, 2, 7, 4)
+    (y,) = interpret(parse(KERNEL_MODULE.format(body=body)), [x, random(2, 4)])
+    np.testing.assert_array_equal(y[0, 1, 1:6:2], np.stack([x[0, 0, 2], x[0, 0, 5], x[0, 1, 1]]))
+
+
+def test_tile_pixels_past_the_last_row_fail():
+    body = f"kernel.load %t, %x[%c0, %c1, %c2, %c0] pixel_stride 3 : {X_TYPES}"
+    with pytest.raises(Exception, match="dimension 1"):
+        interpret(parse(KERNEL_MODULE.format(body=body)), [random(1, 2, 7, 4), random(2, 4)])
+
+
 def test_kernel_access_out_of_bounds_fails():
     body = f"kernel.load %t, %x[%c0, %c0, %c2, %c1] pixel_stride 2 : {X_TYPES}"  # lanes 1..4 of 4
     with pytest.raises(Exception, match="dimension 3"):

@@ -20,7 +20,7 @@ from small_ir.frameworks import run_framework
 from small_ir.frontends import load_model
 from small_ir.harness import Case, run_cases
 from small_ir.strategies import layer_cases, network_chains, winograd_convs
-from small_ir.testing import interpret, single_layer_module, target_params
+from small_ir.testing import assert_close, interpret, single_layer_module, target_params
 
 EMULATED = target_params(emulated=True)
 MODELS = Path(__file__).parents[2] / "examples" / "models"
@@ -39,7 +39,7 @@ def vlens(target: str) -> tuple[int | None, ...]:
 def mismatch(actual: np.ndarray, expected: np.ndarray, what: str) -> str | None:
     """None if close (the host tests' tolerance), else what differs."""
     try:
-        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
+        assert_close(actual, expected)
     except AssertionError as error:
         return f"{what}: {error}"
     return None
@@ -110,6 +110,7 @@ def test_winograd_convs_match_interpreter(target: str, data):
         Case(small_ir.compile(conv.module, target=target, name=f"conv{index}", winograd_min_channels=1), conv.inputs)
         for index, conv in enumerate(convs)
     ]
+    assert all("wino0" in case.model.c_source for case in cases)
     expected = [interpret(conv.module, conv.inputs)[0] for conv in convs]
     for vlen, results in run_everywhere(target, cases):
         assert_all_close(

@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 import small_ir
 from small_ir.frontends import ImportedModel, ModelImportError, load_model
 from small_ir.frontends.onnx import import_onnx
-from small_ir.testing import target_params
+from small_ir.testing import assert_close, target_params
 
 MODELS = Path(__file__).parents[2] / "examples" / "models"
 TARGETS = target_params(only=("scalar", "avx2"))  # importer correctness does not depend on the ISA
@@ -100,13 +100,6 @@ def with_output_shapes(model: onnx.ModelProto, outputs: Sequence[np.ndarray]) ->
 def import_case(case: OnnxCase, expected: Sequence[np.ndarray]) -> ImportedModel:
     with tempfile.TemporaryDirectory() as directory:
         return save_and_import(with_output_shapes(case.model, expected), Path(directory))
-
-
-def assert_close(actual: np.ndarray, expected: np.ndarray) -> None:
-    assert actual.shape == expected.shape
-    np.testing.assert_allclose(
-        actual, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max(initial=0.0)))
-    )
 
 
 def assert_runs_like_onnxruntime(
