@@ -137,7 +137,8 @@ class LayerNest:
         if self.flat():
             one = Bounds(0, 1)
             pixels = self.out_h * self.out_w
-            loops.for_(0, n_blocks, lambda kb: balanced_runs(pixels, self.w_ob, lambda p, n: self.tile(kb, 0, p, n, one, one), loops))
+            row = lambda kb: balanced_runs(pixels, self.w_ob, lambda p, n: self.tile(kb, 0, p, n, one, one), loops)  # noqa: E731
+            loops.for_(0, n_blocks, row)
             return
         lines = self.out_w if self.down else self.out_h
         loops.for_(0, n_blocks, lambda kb: loops.for_(0, lines, lambda line: self.line(kb, line)))
@@ -219,7 +220,8 @@ class LayerNest:
                 return
             window = loops.values([kb, ih, iw, 0])
             if self.kind == "dwconv":
-                loops.insert(kernel.LaneFmaOp(tile, self.op.input, window, self.op.weights, loops.values([kb, kh, kw, 0]), self.in_step))
+                weights = loops.values([kb, kh, kw, 0])
+                loops.insert(kernel.LaneFmaOp(tile, self.op.input, window, self.op.weights, weights, self.in_step))
             elif self.kind == "max":
                 loops.insert(kernel.MaxOp(tile, self.op.input, window, self.in_step))
             else:
@@ -352,14 +354,22 @@ class WinogradNest:
         loops.for_(0, self.in_blocks, lambda cb: self.gather(cb, ty0, rows))
         loops.for_(0, self.in_blocks, lambda cb: self.transform_input(cb, rows))
         self.multiply(rows * self.tiles_w)
-        row_runs = runs(ty0, ty0 + rows, self.output_rows) if isinstance(ty0, int) else [(ty0, loops.add(ty0, rows), (0, 1))]
+        if isinstance(ty0, int):
+            row_runs = runs(ty0, ty0 + rows, self.output_rows)
+        else:  # a strip in the loop: its tiles are whole
+            row_runs = [(ty0, loops.add(ty0, rows), tuple(range(winograd.TILE)))]
         for ty_lo, ty_hi, row_set in row_runs:
             for tx_lo, tx_hi, column_set in runs(0, self.tiles_w, self.output_columns):
+                self.transform_output(ty0, (ty_lo, ty_hi), (tx_lo, tx_hi), row_set, column_set)
 
-                def tiles(kb: Index, ty: Index, row_set=row_set, column_set=column_set, tx_lo=tx_lo, tx_hi=tx_hi) -> None:
-                    loops.for_(tx_lo, tx_hi, lambda tx: self.output_tile(kb, ty0, ty, tx, row_set, column_set))
+    def transform_output(self, ty0: Index, ty_range: tuple, tx_range: tuple, rows: tuple, columns: tuple) -> None:
+        """The output tiles in ty_range x tx_range, whose pixels inside the output are `rows` x `columns`."""
+        loops = self.loops
 
-                loops.for_(0, self.out_blocks, lambda kb, tiles=tiles, lo=ty_lo, hi=ty_hi: loops.for_(lo, hi, lambda ty: tiles(kb, ty)))
+        def tile_row(kb: Index, ty: Index) -> None:
+            loops.for_(*tx_range, lambda tx: self.output_tile(kb, ty0, ty, tx, rows, columns))
+
+        loops.for_(0, self.out_blocks, lambda kb: loops.for_(*ty_range, lambda ty: tile_row(kb, ty)))
 
     def gather(self, cb: Index, ty0: Index, rows: int) -> None:
         """X = the input rows under the strip, zero outside the image."""
