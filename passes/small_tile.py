@@ -137,8 +137,11 @@ class LayerNest:
         if self.flat():
             one = Bounds(0, 1)
             pixels = self.out_h * self.out_w
-            row = lambda kb: balanced_runs(pixels, self.w_ob, lambda p, n: self.tile(kb, 0, p, n, one, one), loops)  # noqa: E731
-            loops.for_(0, n_blocks, row)
+
+            def flat_row(kb: Index) -> None:
+                balanced_runs(pixels, self.w_ob, lambda p, n: self.tile(kb, 0, p, n, one, one), loops)
+
+            loops.for_(0, n_blocks, flat_row)
             return
         lines = self.out_w if self.down else self.out_h
         loops.for_(0, n_blocks, lambda kb: loops.for_(0, lines, lambda line: self.line(kb, line)))
@@ -151,17 +154,21 @@ class LayerNest:
         """One output row (column if `down`): border pixels one at a time, the interior in W_ob tiles."""
         loops = self.loops
         if self.down:
-            columns, full_rows = self.column_taps(line), Bounds(0, self.fh)
-            lo, hi = self.interior()
-            loops.for_(0, lo, lambda oh: self.tile(kb, oh, line, 1, self.row_taps(oh), columns))
-            tile_runs(hi - lo, self.w_ob, lambda oh, pixels: self.tile(kb, oh, line, pixels, full_rows, columns), loops, lo)
-            loops.for_(hi, self.out_h, lambda oh: self.tile(kb, oh, line, 1, self.row_taps(oh), columns))
-            return
-        rows, full_columns = self.row_taps(line), Bounds(0, self.fw)
+            across, along_taps, full, length = self.column_taps(line), self.row_taps, Bounds(0, self.fh), self.out_h
+        else:
+            across, along_taps, full, length = self.row_taps(line), self.column_taps, Bounds(0, self.fw), self.out_w
+
+        def tile(o: Index, pixels: int, along: Bounds) -> None:
+            """A tile starting at coordinate `o` along the line, with filter taps `along` in that direction."""
+            if self.down:
+                self.tile(kb, o, line, pixels, along, across)
+            else:
+                self.tile(kb, line, o, pixels, across, along)
+
         lo, hi = self.interior()
-        loops.for_(0, lo, lambda ow: self.tile(kb, line, ow, 1, rows, self.column_taps(ow)))
-        tile_runs(hi - lo, self.w_ob, lambda ow, pixels: self.tile(kb, line, ow, pixels, rows, full_columns), loops, lo)
-        loops.for_(hi, self.out_w, lambda ow: self.tile(kb, line, ow, 1, rows, self.column_taps(ow)))
+        loops.for_(0, lo, lambda o: tile(o, 1, along_taps(o)))
+        tile_runs(hi - lo, self.w_ob, lambda o, pixels: tile(o, pixels, full), loops, lo)
+        loops.for_(hi, length, lambda o: tile(o, 1, along_taps(o)))
 
     def tile(self, kb: Index, oh: Index, ow: Index, pixels: int, rows: Bounds, columns: Bounds) -> None:
         loops = self.loops
@@ -316,8 +323,8 @@ class WinogradNest:
         self.out_h, self.out_w = op.out_hw
         self.tiles_h, self.tiles_w = ceil_div(self.out_h, winograd.TILE), ceil_div(self.out_w, winograd.TILE)
         # About one register tile per strip (smaller strips stay in L1), all of one size, so that one loop runs them.
-        target = ceil_div(self.w_ob, self.tiles_w)
-        self.strip_rows = max(rows for rows in range(1, self.tiles_h + 1) if self.tiles_h % rows == 0 and rows <= max(1, target))
+        target = max(1, ceil_div(self.w_ob, self.tiles_w))
+        self.strip_rows = max(rows for rows in range(1, target + 1) if self.tiles_h % rows == 0)
         self.in_blocks, self.out_blocks = ceil_div(op.in_channels, self.block), ceil_div(op.out_channels, self.block)
         positions, tiles = winograd.WINDOW**2, self.strip_rows * self.tiles_w
         self.window_columns = self.span(self.tiles_w)
@@ -505,5 +512,3 @@ class SmallTile(ModulePass):
         if self.split_k < 1:
             raise PassFailedException(f"small-tile: split_k must be >= 1, got {self.split_k}")
         PatternRewriteWalker(TileLayer(self.split_k), apply_recursively=False).rewrite_module(op)
-
-
