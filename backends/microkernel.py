@@ -48,6 +48,10 @@ class TargetSpec:
     """The backend file whose `lower-kernel-to-<isa>` pass lowers the kernel ops (default: the name)."""
     winograd_min_channels: int = winograd.MIN_CHANNELS
     """small-winograd's threshold by default on this target (0: off)."""
+    narrow_block: int = 0
+    """small-layout's channel block for activations of at most this many channels (0: all take c_ob)."""
+    narrow_w_ob: int = 0
+    """Pixels of the register tile of a narrow activation (0: w_ob)."""
 
     @property
     def kernel_pass(self) -> str:
@@ -87,7 +91,17 @@ class Microkernel(ABC):
 
     includes: tuple[str, ...] = ()
     vector_lanes: int = 1
-    """The tile's lanes must be a multiple of this (the ISA's vector width)."""
+    """The tile's lanes must be a multiple of this (the ISA's vector width)..."""
+    narrow: ClassVar[type[Microkernel] | None] = None
+    """...or of the narrower vectors of this ISA, which then lowers that tile (AVX-512's 8-lane tiles go to AVX2)."""
+
+    @classmethod
+    def for_lanes(cls, lanes: int) -> type[Microkernel] | None:
+        """The ISA that lowers a tile of `lanes` lanes: this one, else its narrow one, if the lanes fit."""
+        for isa in (cls, cls.narrow):
+            if isa is not None and lanes % isa.vector_lanes == 0:
+                return isa
+        return None
 
     def __init__(self, loops: LoopBuilder):
         self.loops = loops
@@ -182,15 +196,18 @@ class LowerKernel(ModulePass):
         kernel_ops = [o for o in op.walk() if o.dialect_name() == "kernel"]
         for tile in (o for o in kernel_ops if isinstance(o, kernel.TileOp)):
             lanes = tile.tile.type.lanes.data
-            if lanes % self.isa.vector_lanes:
+            if self.isa.for_lanes(lanes) is None:
+                widths = " or ".join(str(isa.vector_lanes) for isa in (self.isa, self.isa.narrow) if isa is not None)
                 raise PassFailedException(
-                    f"{self.name}: a tile of {lanes} lanes is not a multiple of the {self.isa.vector_lanes}-lane vectors; "
-                    f"choose small-layout{{c_ob=...}} as a multiple of {self.isa.vector_lanes}"
+                    f"{self.name}: a tile of {lanes} lanes is not a multiple of the {widths}-lane vectors; "
+                    f"choose small-layout{{c_ob=...}} (and narrow_block) as a multiple of {self.isa.vector_lanes}"
                 )
         tiles: dict[SSAValue, Tile] = {}
         constants: dict[Block, Constants] = {}
         for kernel_op in kernel_ops:
-            lower_op(self.isa(LoopBuilder.before(kernel_op, constants)), kernel_op, tiles)
+            tile = kernel_op.tile if isinstance(kernel_op, kernel.TileOp) else kernel_op.operands[0]
+            isa = self.isa.for_lanes(tile.type.lanes.data)
+            lower_op(isa(LoopBuilder.before(kernel_op, constants)), kernel_op, tiles)
         for kernel_op in reversed(kernel_ops):
             Rewriter.erase_op(kernel_op, safe_erase=False)
         includes = [StringAttr(name) for name in self.isa.includes]

@@ -17,7 +17,7 @@ from xdsl.ir import SSAValue
 from small_ir.backends.microkernel import LowerKernel, TargetSpec
 from small_ir.backends.simd import SimdKernel
 
-TARGET = TargetSpec("neon", c_ob=16, w_ob=6, vector_bits=128, platform="linux-aarch64")
+TARGET = TargetSpec("neon", c_ob=16, w_ob=6, vector_bits=128, platform="linux-aarch64", narrow_block=8)
 
 
 class NeonKernel(SimdKernel):

@@ -5,7 +5,8 @@ holds C_ob floats at the smallest VLEN of the V extension (128 bits). Every
 intrinsic takes vl = C_ob, which is correct whatever the machine's VLEN is
 (the same binary runs at VLEN 128 and 512). The 7 x 16 tile takes 7 of the 8
 LMUL=4 groups as accumulators and 1 for the weights; the input value stays in
-a scalar register (`vfmacc.vf`).
+a scalar register (`vfmacc.vf`). Narrow activations (8 channels) take
+LMUL = 2 groups.
 """
 
 from __future__ import annotations
@@ -19,25 +20,25 @@ from xdsl.ir import Attribute, SSAValue
 from small_ir.backends.microkernel import LowerKernel, TargetSpec
 from small_ir.backends.simd import SimdKernel
 
-TARGET = TargetSpec("rvv", c_ob=16, w_ob=7, vector_bits=128, platform="linux-riscv64")
-LMUL = TARGET.c_ob // 4
-SUFFIX = f"f32m{LMUL}"
+TARGET = TargetSpec("rvv", c_ob=16, w_ob=7, vector_bits=128, platform="linux-riscv64", narrow_block=8)
+
+
+def group_intrinsics(suffix: str) -> dict[str, str]:
+    operations = {
+        "load": "vle32_v", "store": "vse32_v", "splat": "vfmv_v_f",
+        "add": "vfadd_vv", "sub": "vfsub_vv", "mul": "vfmul_vv", "max": "vfmax_vv",
+    }  # fmt: skip
+    return {operation: f"__riscv_{name}_{suffix}" for operation, name in operations.items()}
 
 
 class RvvKernel(SimdKernel):
     includes = ("riscv_vector.h",)
     vector_lanes = TARGET.c_ob
-    vector = EmitC_OpaqueType(StringAttr(f"vfloat32m{LMUL}_t"))
+    lmul = vector_lanes // 4
+    suffix = f"f32m{lmul}"
+    vector = EmitC_OpaqueType(StringAttr(f"vfloat32m{lmul}_t"))
     fma_takes_scalar = True
-    intrinsics = {
-        "load": f"__riscv_vle32_v_{SUFFIX}",
-        "store": f"__riscv_vse32_v_{SUFFIX}",
-        "splat": f"__riscv_vfmv_v_f_{SUFFIX}",
-        "add": f"__riscv_vfadd_vv_{SUFFIX}",
-        "sub": f"__riscv_vfsub_vv_{SUFFIX}",
-        "mul": f"__riscv_vfmul_vv_{SUFFIX}",
-        "max": f"__riscv_vfmax_vv_{SUFFIX}",
-    }
+    intrinsics = group_intrinsics(suffix)
 
     def call(self, intrinsic: str, *args: SSAValue, result: Attribute | None = None) -> SSAValue:
         vl = self.loops.values([self.vector_lanes])[0]
@@ -45,22 +46,37 @@ class RvvKernel(SimdKernel):
 
     def multiply_add(self, accumulator: SSAValue, x: SSAValue, y: SSAValue) -> SSAValue:
         form = "vf" if x.type == f32 else "vv"
-        return self.call(f"__riscv_vfmacc_{form}_{SUFFIX}", accumulator, x, y)
+        return self.call(f"__riscv_vfmacc_{form}_{self.suffix}", accumulator, x, y)
 
     def limit_operand(self, limit: float) -> SSAValue:
         return self.loops.f32(limit)
 
+    def mask(self, compare: str, value: SSAValue, operand: SSAValue) -> SSAValue:
+        bits = 32 // self.lmul
+        mask_type = EmitC_OpaqueType(StringAttr(f"vbool{bits}_t"))
+        return self.call(f"__riscv_{compare}_vf_{self.suffix}_b{bits}", value, operand, result=mask_type)
+
     def bound(self, operation: str, value: SSAValue, limit: float, operand: SSAValue) -> SSAValue:
         """vfmax/vfmin would turn NaN into the limit: replace only the lanes beyond it."""
-        mask_type = EmitC_OpaqueType(StringAttr(f"vbool{32 // LMUL}_t"))
-        compare = "vmflt" if operation == "max" else "vmfgt"
-        beyond = self.call(f"__riscv_{compare}_vf_{SUFFIX}_b{32 // LMUL}", value, operand, result=mask_type)
-        return self.call(f"__riscv_vfmerge_vfm_{SUFFIX}", value, operand, beyond)
+        beyond = self.mask("vmflt" if operation == "max" else "vmfgt", value, operand)
+        return self.call(f"__riscv_vfmerge_vfm_{self.suffix}", value, operand, beyond)
 
     def select_nonnegative(self, value: SSAValue, otherwise: SSAValue) -> SSAValue:
-        mask_type = EmitC_OpaqueType(StringAttr(f"vbool{32 // LMUL}_t"))
-        nonnegative = self.call(f"__riscv_vmfge_vf_{SUFFIX}_b{32 // LMUL}", value, self.loops.f32(0.0), result=mask_type)
-        return self.call(f"__riscv_vmerge_vvm_{SUFFIX}", otherwise, value, nonnegative)
+        nonnegative = self.mask("vmfge", value, self.loops.f32(0.0))
+        return self.call(f"__riscv_vmerge_vvm_{self.suffix}", otherwise, value, nonnegative)
+
+
+class RvvNarrowKernel(RvvKernel):
+    """The 8-lane tiles of narrow activations: register groups of LMUL = 2."""
+
+    vector_lanes = TARGET.narrow_block
+    lmul = vector_lanes // 4
+    suffix = f"f32m{lmul}"
+    vector = EmitC_OpaqueType(StringAttr(f"vfloat32m{lmul}_t"))
+    intrinsics = group_intrinsics(suffix)
+
+
+RvvKernel.narrow = RvvNarrowKernel
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,10 @@ Layers that are not a register-tile loop nest have their own ops:
 
 Activation memrefs are either plain (`1xCxHxW` or `1xN`, C order) or blocked
 `[C / Cb][H][W][Cb]`; the ops carry the logical channel counts because a
-blocked type pads them to a multiple of Cb.
+blocked type pads them to a multiple of Cb. Cb is a property of each
+activation (a narrow one may have a smaller block): a layer's `c_ob` is its
+output's, a conv reads its input in the input's own block (the type's last
+dimension), and the lane-wise kinds and `other` share the output's.
 """
 
 from __future__ import annotations
@@ -257,12 +260,15 @@ class LayerOp(IRDLOperation):
     @property
     def input_block(self) -> int:
         """
-        The input's channel block: the layer's, except that a conv with fewer
-        input channels than that may read them as one exact block (a network
-        input of 1 or 3 channels, see small-layout), which wastes no memory.
+        The input's channel block: the layer's, except that a conv reads its
+        input in whatever block that activation has (its type's last
+        dimension): a narrow one (see small-layout's narrow_block), or one
+        exact block for a network input of 1 or 3 channels.
         """
-        narrow = self.kind.data == "conv" and 0 < self.in_channels < self.block
-        return self.in_channels if narrow and shape_of(self.input)[-1] == self.in_channels else self.block
+        input_shape = shape_of(self.input)
+        if self.kind.data == "conv" and self.block and len(input_shape) == 4 and input_shape[-1] > 0:
+            return input_shape[-1]
+        return self.block
 
     def winograd_applies(self) -> bool:
         """Whether Winograd F(2x2, 3x3) can compute this layer (see small-winograd)."""
@@ -286,7 +292,8 @@ class LayerOp(IRDLOperation):
         fh, fw = _pair(self.filter)
         kind, block = self.kind.data, self.block
         if kind == "conv" and block:
-            return (ceil_div(self.out_channels, block), ceil_div(self.in_channels, block), fh, fw, block, block)
+            input_block = self.input_block
+            return (ceil_div(self.out_channels, block), ceil_div(self.in_channels, input_block), fh, fw, input_block, block)
         if kind == "conv":
             return (self.out_channels, self.in_channels, fh, fw)
         if block:
@@ -454,7 +461,8 @@ class SoftmaxOp(_ActivationOp):
 @irdl_op_definition
 class ConcatOp(_ActivationOp):
     """
-    Concatenation on channels.
+    Concatenation on channels. `c_ob` is the output's block; each blocked
+    input has its own (its type's last dimension).
 
         small.concat %a, %b into %y {channels = array<i64: 3, 5>, c_ob = 8}
             : memref<1x4x4x8xf32>, memref<1x4x4x8xf32> into memref<1x4x4x8xf32>
@@ -473,11 +481,16 @@ class ConcatOp(_ActivationOp):
             properties={"channels": i64_array(channels), "c_ob": IntegerAttr(c_ob, i64)},
         )
 
+    def parts(self) -> list[Activation]:
+        """The inputs' logical views, each in its own block."""
+        block = self.c_ob.value.data
+        return [activation_of(value, count, block and shape_of(value)[-1]) for value, count in zip(self.inputs, _pair(self.channels))]
+
     def verify_(self) -> None:
         counts, block = _pair(self.channels), self.c_ob.value.data
         if len(counts) != len(self.inputs):
             raise VerifyException(f"small.concat: {len(self.inputs)} inputs but {len(counts)} channel counts")
-        parts = [self.check(value, count, block, f"input {i}") for i, (value, count) in enumerate(zip(self.inputs, counts))]
+        parts = [self.check(value, part.channels, part.block, f"input {i}") for i, (value, part) in enumerate(zip(self.inputs, self.parts()))]
         out = self.check(self.output, sum(counts), block, "output")
         if any((p.height, p.width) != (out.height, out.width) for p in parts):
             raise VerifyException("small.concat: inputs and output differ in H x W")

@@ -7,9 +7,13 @@ compile time and converts layout only at the function's inputs and outputs.
 * each input argument is converted once into a blocked buffer, each output
   argument is written through a blocked buffer converted at the end (with
   `io_layout=blocked` the arguments themselves become blocked buffers);
-* conv weights become `[K/Cb][F_c/Cb][Fh][Fw][Cb][Cb]`, depthwise weights
+* conv weights become `[K/Cb][F_c/Cb_in][Fh][Fw][Cb_in][Cb]` (Cb_in: the input's
+  block), depthwise weights
   `[C/Cb][Fh][Fw][Cb]`, biases `[K/Cb][Cb]`, zero-padded;
 * every small op records `c_ob` (and `small.layer` the tile width `w_ob`);
+* with `narrow_block`, an activation of at most that many channels is
+  blocked by it instead of by Cb (MobileNet's 8-channel layers: no lanes of
+  zeros), and the layers writing it get the tile width `narrow_w_ob`;
 * a reshape that does not move data in the blocked layout (`1xCx1x1` <->
   `1xC`) disappears: its output aliases its input.
 """
@@ -39,13 +43,13 @@ def blocked_type(value: SSAValue, block: int) -> memref.MemRefType:
     return memref_type(Activation(plain.channels, plain.height, plain.width, block).memref_shape())
 
 
-def pack_conv(weight: np.ndarray, block: int) -> np.ndarray:
+def pack_conv(weight: np.ndarray, block: int, input_block: int) -> np.ndarray:
     out_channels, in_channels, fh, fw = weight.shape
-    padded = np.zeros((ceil_div(out_channels, block) * block, ceil_div(in_channels, block) * block, fh, fw), np.float32)
+    kb, cb = ceil_div(out_channels, block), ceil_div(in_channels, input_block)
+    padded = np.zeros((kb * block, cb * input_block, fh, fw), np.float32)
     padded[:out_channels, :in_channels] = weight
-    kb, cb = padded.shape[0] // block, padded.shape[1] // block
     # [kb, co, cb, ci, h, w] -> [kb, cb, h, w, ci, co]
-    return padded.reshape(kb, block, cb, block, fh, fw).transpose(0, 2, 4, 5, 3, 1).copy()
+    return padded.reshape(kb, block, cb, input_block, fh, fw).transpose(0, 2, 4, 5, 3, 1).copy()
 
 
 def pack_depthwise(weight: np.ndarray, block: int) -> np.ndarray:
@@ -78,6 +82,12 @@ class SmallLayout(ModulePass):
     w_ob: int = 6
     """Register tile width: output pixels per microkernel call."""
 
+    narrow_block: int = 0
+    """Channel block of the activations with at most this many channels, if smaller than c_ob (0: none)."""
+
+    narrow_w_ob: int = 0
+    """Tile width of the layers writing a narrow activation (0: w_ob)."""
+
     io_layout: str = "nchw"
     """Layout of the function's inputs and outputs: nchw; nhwc (4-D ones become 1xHxWxC);
     or blocked (the arguments are the blocked buffers: no conversion, e.g. to chain compiled parts)."""
@@ -87,6 +97,10 @@ class SmallLayout(ModulePass):
             raise PassFailedException(f"small-layout: io_layout must be one of {', '.join(IO_LAYOUTS)}, got {self.io_layout}")
         if self.c_ob < 1 or self.w_ob < 1:
             raise PassFailedException(f"small-layout: c_ob and w_ob must be >= 1, got c_ob={self.c_ob} w_ob={self.w_ob}")
+        if self.narrow_block < 0 or self.narrow_w_ob < 0:
+            raise PassFailedException(
+                f"small-layout: narrow_block and narrow_w_ob must be >= 0, got {self.narrow_block} and {self.narrow_w_ob}"
+            )
         for function in op.ops:
             if isinstance(function, func.FuncOp) and function.body.blocks:
                 self.block_function(op, function.body.block)
@@ -108,10 +122,17 @@ class SmallLayout(ModulePass):
         for op in [op for op in block.ops if isinstance(op, small.ConvertOp)]:
             self.drop_if_noop(op)
 
+    def block_of(self, channels: int) -> int:
+        """The channel block of an activation of `channels` channels."""
+        return self.narrow_block if 0 < channels <= self.narrow_block < self.c_ob else self.c_ob
+
+    def blocked_type(self, value: SSAValue) -> memref.MemRefType:
+        return blocked_type(value, self.block_of(activation_of(value, 0, 0).channels))
+
     def retype_buffer(self, alloc: memref.AllocOp) -> set[SSAValue]:
         if not any(is_small_op(use.operation) for use in alloc.memref.uses):
             return set()
-        new = memref.AllocOp([], [], blocked_type(alloc.memref, self.c_ob))
+        new = memref.AllocOp([], [], self.blocked_type(alloc.memref))
         Rewriter.replace_op(alloc, new)
         return {new.memref}
 
@@ -123,8 +144,8 @@ class SmallLayout(ModulePass):
         plain = activation_of(argument, 0, 0)
         if self.io_layout == "blocked":
             return {self.block_argument(block, index)}
-        channel_block = self.c_ob
-        if plain.channels < self.c_ob and all(self.reads_as_conv_input(op, argument) for op in users):
+        channel_block = self.block_of(plain.channels)
+        if plain.channels < channel_block and all(self.reads_as_conv_input(op, argument) for op in users):
             channel_block = plain.channels  # a narrow network input read only by convs: one exact block
         buffer = memref.AllocOp([], [], blocked_type(argument, channel_block))
         nhwc = self.io_layout == "nhwc" and len(shape_of(argument)) == 4
@@ -157,29 +178,35 @@ class SmallLayout(ModulePass):
         """io_layout=blocked: the argument itself becomes the blocked buffer (no conversion)."""
         function = block.parent_op()
         assert isinstance(function, func.FuncOp)
-        function.replace_argument_type(block.args[index], blocked_type(block.args[index], self.c_ob), Rewriter())
+        function.replace_argument_type(block.args[index], self.blocked_type(block.args[index]), Rewriter())
         return block.args[index]
 
     def block_op(self, module: ModuleOp, op: Operation, blocked: set[SSAValue]) -> None:
-        block_attr = IntegerAttr(self.c_ob, i64)
+        def block_attr(channels: int) -> IntegerAttr:
+            return IntegerAttr(self.block_of(channels), i64)
+
         if isinstance(op, small.ConvertOp):  # the argument conversions come with their blocks
             if op.input in blocked and not op.src_block.value.data:
-                op.src_block = block_attr
+                op.src_block = block_attr(op.src_channels.value.data)
             if op.output in blocked and not op.dst_block.value.data:
-                op.dst_block = block_attr
+                op.dst_block = block_attr(op.dst_channels.value.data)
             return
-        if isinstance(op, small.SoftmaxOp | small.ConcatOp):
-            op.c_ob = block_attr
+        if isinstance(op, small.SoftmaxOp):
+            op.c_ob = block_attr(op.channels.value.data)
+            return
+        if isinstance(op, small.ConcatOp):
+            op.c_ob = block_attr(sum(op.channels.get_values()))
             return
         assert isinstance(op, small.LayerOp)
-        op.c_ob = block_attr
-        op.w_ob = IntegerAttr(self.w_ob, i64)
+        block = self.block_of(op.out_channels)
+        op.c_ob = IntegerAttr(block, i64)
+        op.w_ob = IntegerAttr(self.narrow_w_ob if block < self.c_ob and self.narrow_w_ob else self.w_ob, i64)
         if op.weights is not None:
             weight = constant_array(op.weights, op)
-            packed = pack_conv(weight, self.c_ob) if op.kind.data == "conv" else pack_depthwise(weight, self.c_ob)
+            packed = pack_conv(weight, block, op.input_block) if op.kind.data == "conv" else pack_depthwise(weight, block)
             op.operands[1] = add_constant(module, op, packed, "w")
         if op.bias is not None:
-            op.operands[2] = add_constant(module, op, pack_bias(constant_array(op.bias, op), self.c_ob), "b")
+            op.operands[2] = add_constant(module, op, pack_bias(constant_array(op.bias, op), block), "b")
 
     def drop_if_noop(self, op: small.ConvertOp) -> None:
         src, dst = op.source(), op.destination()

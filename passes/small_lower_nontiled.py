@@ -126,7 +126,7 @@ def copy_channels(loops: LoopBuilder, value: SSAValue, part: Activation, output:
 
     def copy(channel: Channel, h: Index, w: Index) -> None:
         target = Channel(loops.add(channel.index, offset))
-        if channel.block is not None and offset % whole.block == 0:  # block-aligned: no division needed
+        if channel.block is not None and part.block == whole.block and offset % whole.block == 0:  # aligned: no division
             target = Channel(target.index, loops.add(channel.block, offset // whole.block), channel.lane)
         copy_element(loops, value, address(loops, value, part, channel, h, w), output, address(loops, output, whole, target, h, w))
 
@@ -134,12 +134,11 @@ def copy_channels(loops: LoopBuilder, value: SSAValue, part: Activation, output:
 
 
 def lower_concat(loops: LoopBuilder, op: small.ConcatOp) -> None:
-    block = op.c_ob.value.data
-    output = activation_of(op.output, sum(op.channels.get_values()), block)
+    output = activation_of(op.output, sum(op.channels.get_values()), op.c_ob.value.data)
     offset = 0
-    for value, channels in zip(op.inputs, op.channels.get_values()):
-        copy_channels(loops, value, activation_of(value, channels, block), op.output, output, offset)
-        offset += channels
+    for value, part in zip(op.inputs, op.parts()):
+        copy_channels(loops, value, part, op.output, output, offset)
+        offset += part.channels
 
 
 LOWERINGS: dict[type[Operation], Callable] = {

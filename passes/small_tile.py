@@ -266,8 +266,9 @@ class LayerNest:
             loops.for_(0, whole, lambda ci: round_robin(cb, ci), step=len(tiles))
             loops.for_(whole, count, lambda ci: channel(tiles[0], cb, ci))
 
-        full_blocks, rest = divmod(op.in_channels, self.block)
-        loops.for_(0, full_blocks, lambda cb: channels(cb, self.block))
+        input_block = op.input_block
+        full_blocks, rest = divmod(op.in_channels, input_block)
+        loops.for_(0, full_blocks, lambda cb: channels(cb, input_block))
         if rest:
             channels(full_blocks, rest)
 

@@ -77,7 +77,8 @@ def pipeline_spec(
         winograd_min_channels = spec.winograd_min_channels
     if winograd_min_channels < 0:
         raise SmallIRError(f"winograd_min_channels must be >= 0 (0: no Winograd), got {winograd_min_channels}")
-    layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob} io_layout={io_layout}}}"
+    narrow = f" narrow_block={spec.narrow_block} narrow_w_ob={spec.narrow_w_ob}" if spec.narrow_block else ""
+    layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob}{narrow} io_layout={io_layout}}}"
     winograd_pass = [f"small-winograd{{min_channels={winograd_min_channels}}}"] if winograd_min_channels else []
     passes = ["nn-to-small", "small-fuse", layout, *winograd_pass, "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory"]
     return ",".join([*passes, spec.kernel_pass])

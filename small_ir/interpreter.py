@@ -367,11 +367,11 @@ def unpack_weights(op: small.LayerOp, weights: np.ndarray) -> np.ndarray:
     """conv and dwconv weights as reference.conv2d takes them: K x F_c x Fh x Fw, or C x 1 x Fh x Fw."""
     if not op.block:
         return weights
-    k, f_c, block = op.out_channels, op.in_channels, op.block
+    k, f_c = op.out_channels, op.in_channels
     fh, fw = _pair(op.filter)
     if op.kind.data == "conv":
         # [kb][cb][h][w][ci][co] -> [kb][co][cb][ci][h][w]
-        return weights.transpose(0, 5, 1, 4, 2, 3).reshape(-1, ceil_div(f_c, block) * block, fh, fw)[:k, :f_c]
+        return weights.transpose(0, 5, 1, 4, 2, 3).reshape(-1, weights.shape[1] * weights.shape[4], fh, fw)[:k, :f_c]
     # [cb][h][w][c] -> [cb][c][h][w]
     return weights.transpose(0, 3, 1, 2).reshape(-1, 1, fh, fw)[:k]
 
@@ -450,12 +450,8 @@ class SmallFunctions(InterpreterFunctions):
     @impl(small.ConcatOp)
     def run_concat(self, interpreter: Interpreter, op: small.ConcatOp, args: PythonValues):
         *xs, output = args
-        block = op.c_ob.value.data
-        parts = [
-            read_activation(x, activation_of(value, channels, block))
-            for x, value, channels in zip(xs, op.inputs, _pair(op.channels))
-        ]
-        activation = activation_of(op.output, sum(_pair(op.channels)), block)
+        parts = [read_activation(x, part) for x, part in zip(xs, op.parts())]
+        activation = activation_of(op.output, sum(_pair(op.channels)), op.c_ob.value.data)
         write_activation(output, activation, reference.concat(*parts, axis=1))
         return ()
 

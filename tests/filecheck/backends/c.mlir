@@ -43,14 +43,14 @@ func.func @net(%x: memref<1x3x4x4xf32>, %y: memref<1x3xf32>) {
 
 // Weights, packed for 4-lane blocks: the dense layer as a 2x2 conv over the
 // 4x2x2 pooled tensor, [1][1][2][2][4 ci][4 co] = 64 floats, output lane 3
-// zero-padded; the bias, [1][4]; the 3x3 conv, [1][1][3][3][4 ci][4 co] = 144
-// floats, input lane 3 zero-padded.
+// zero-padded; the bias, [1][4]; the 3x3 conv, [1][1][3][3][3 ci][4 co] = 108
+// floats: it reads the 3-channel input as one exact block, so no lane is padded.
 // CHECK-DAG:   static const float [[FC:[a-z0-9_]+]][64] __attribute__((aligned(64))) = {
 // CHECK-DAG:     0.125f, 0.125f, 0.125f, 0.0f, 0.125f, 0.125f, 0.125f, 0.0f,
 // CHECK-DAG:   static const float [[B:[a-z0-9_]+]][4] __attribute__((aligned(64))) = {
 // CHECK-DAG:     0.25f, 0.25f, 0.25f, 0.25f
-// CHECK-DAG:   static const float [[W:[a-z0-9_]+]][144] __attribute__((aligned(64))) = {
-// CHECK-DAG:     0.5f, 0.5f, 0.5f, 0.5f, 0.0f, 0.0f, 0.0f, 0.0f,
+// CHECK-DAG:   static const float [[W:[a-z0-9_]+]][108] __attribute__((aligned(64))) = {
+// CHECK-DAG:     0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f,
 
 // The activations share one 448-byte arena (112 floats: the 3-channel input, unpadded, and the conv output).
 // CHECK:       static float net_arena[112] __attribute__((aligned(64)));

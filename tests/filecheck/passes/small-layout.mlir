@@ -13,14 +13,15 @@
 "memref.global"() <{sym_name = "pdw", type = memref<2x1x1x2xf32>, initial_value = dense<[[[[1.0, 2.0]]], [[[3.0, 4.0]]]]> : tensor<2x1x1x2xf32>, sym_visibility = "private", constant}> : () -> ()
 
 // The packed constants replace the original weights, which are erased.
-// conv [K/4][C/4][Fh][Fw][4 ci][4 co]: 6x3x3x3 -> 2x1x3x3x4x4.
-// CHECK-DAG:  "memref.global"() <{sym_name = "[[W:[a-z0-9_]+]]", type = memref<2x1x3x3x4x4xf32>, {{.*}}constant}>
+// conv [K/4][C/3][Fh][Fw][3 ci][4 co] (its input is one exact block of 3): 6x3x3x3 -> 2x1x3x3x3x4.
+// CHECK-DAG:  "memref.global"() <{sym_name = "[[W:[a-z0-9_]+]]", type = memref<2x1x3x3x3x4xf32>, {{.*}}constant}>
 // bias [K/4][4], zero-padded: 6 -> 2x4.
 // CHECK-DAG:  "memref.global"() <{sym_name = "[[B:[a-z0-9_]+]]", type = memref<2x4xf32>, initial_value = dense<{{\[\[}}1.000000e-01, 1.000000e-01, 1.000000e-01, 1.000000e-01], [1.000000e-01, 1.000000e-01, 0.000000e+00, 0.000000e+00]]>
 // depthwise [C/4][Fh][Fw][4]: 6x1x3x3 -> 2x3x3x4.
 // CHECK-DAG:  "memref.global"() <{sym_name = "[[DW:[a-z0-9_]+]]", type = memref<2x3x3x4xf32>, {{.*}}constant}>
-// With distinct values: conv weight w[co][ci] lands at [ci][co] of the 4x4 block.
-// CHECK-DAG:  "memref.global"() <{sym_name = "[[PW:[a-z0-9_]+]]", type = memref<1x1x1x1x4x4xf32>, initial_value = dense<{{\[\[\[\[\[\[}}1.000000e+00, 3.000000e+00, 0.000000e+00, 0.000000e+00], [2.000000e+00, 4.000000e+00, 0.000000e+00, 0.000000e+00], [0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00], [0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00]]]]]]>
+// With distinct values: conv weight w[co][ci] lands at [ci][co] of the 2x4 block
+// (2 input channels, one exact block: the input is read by this conv only).
+// CHECK-DAG:  "memref.global"() <{sym_name = "[[PW:[a-z0-9_]+]]", type = memref<1x1x1x1x2x4xf32>, initial_value = dense<{{\[\[\[\[\[\[}}1.000000e+00, 3.000000e+00, 0.000000e+00, 0.000000e+00], [2.000000e+00, 4.000000e+00, 0.000000e+00, 0.000000e+00]]]]]]>
 // CHECK-DAG:  "memref.global"() <{sym_name = "[[PB:[a-z0-9_]+]]", type = memref<1x4xf32>, initial_value = dense<{{\[\[}}5.000000e+00, 6.000000e+00, 0.000000e+00, 0.000000e+00]]>
 // Depthwise w[c][0][0][kw] lands at [0][kw][c].
 // CHECK-DAG:  "memref.global"() <{sym_name = "[[PDW:[a-z0-9_]+]]", type = memref<1x1x2x4xf32>, initial_value = dense<{{\[\[\[\[}}1.000000e+00, 3.000000e+00, 0.000000e+00, 0.000000e+00], [2.000000e+00, 4.000000e+00, 0.000000e+00, 0.000000e+00]]]]>
@@ -49,9 +50,9 @@ func.func @net(%x: memref<1x3x5x5xf32>, %y: memref<1x6xf32>) {
 // CHECK-NEXT:    %[[IN:[a-z0-9_]+]] = memref.alloc() : memref<1x5x5x3xf32>
 // CHECK-NEXT:    small.convert %[[X]] into %[[IN]] {src_channels = 3 : i64, src_block = 0 : i64, dst_channels = 3 : i64, dst_block = 3 : i64} : memref<1x3x5x5xf32> into memref<1x5x5x3xf32>
 // CHECK-NEXT:    %[[A:[a-z0-9_]+]] = memref.alloc() : memref<2x5x5x4xf32>
-// CHECK-NEXT:    %[[WV:[a-z0-9_]+]] = memref.get_global @[[W]] : memref<2x1x3x3x4x4xf32>
+// CHECK-NEXT:    %[[WV:[a-z0-9_]+]] = memref.get_global @[[W]] : memref<2x1x3x3x3x4xf32>
 // CHECK-NEXT:    %[[BV:[a-z0-9_]+]] = memref.get_global @[[B]] : memref<2x4xf32>
-// CHECK-NEXT:    small.layer "conv" %[[IN]] : memref<1x5x5x3xf32> weights %[[WV]] : memref<2x1x3x3x4x4xf32> bias %[[BV]] : memref<2x4xf32> into %[[A]] : memref<2x5x5x4xf32>
+// CHECK-NEXT:    small.layer "conv" %[[IN]] : memref<1x5x5x3xf32> weights %[[WV]] : memref<2x1x3x3x3x4xf32> bias %[[BV]] : memref<2x4xf32> into %[[A]] : memref<2x5x5x4xf32>
 // CHECK-SAME:      {g = 1 : i64, k = 6 : i64, f_c = 3 : i64, {{.*}}, c_ob = 4 : i64, w_ob = 2 : i64}
 // CHECK-NEXT:    %[[C:[a-z0-9_]+]] = memref.alloc() : memref<2x3x3x4xf32>
 // CHECK-NEXT:    %[[DWV:[a-z0-9_]+]] = memref.get_global @[[DW]] : memref<2x3x3x4xf32>
@@ -83,9 +84,9 @@ func.func @pack(%x: memref<1x2x1x3xf32>, %y: memref<1x2x1x2xf32>) {
 // CHECK-NEXT:    %[[IN:[a-z0-9_]+]] = memref.alloc() : memref<1x1x3x2xf32>
 // CHECK-NEXT:    small.convert %[[X]] into %[[IN]] {{.*}} : memref<1x2x1x3xf32> into memref<1x1x3x2xf32>
 // CHECK-NEXT:    %[[A:[a-z0-9_]+]] = memref.alloc() : memref<1x1x3x4xf32>
-// CHECK-NEXT:    %[[WV:[a-z0-9_]+]] = memref.get_global @[[PW]] : memref<1x1x1x1x4x4xf32>
+// CHECK-NEXT:    %[[WV:[a-z0-9_]+]] = memref.get_global @[[PW]] : memref<1x1x1x1x2x4xf32>
 // CHECK-NEXT:    %[[BV:[a-z0-9_]+]] = memref.get_global @[[PB]] : memref<1x4xf32>
-// CHECK-NEXT:    small.layer "conv" %[[IN]] : memref<1x1x3x2xf32> weights %[[WV]] : memref<1x1x1x1x4x4xf32> bias %[[BV]] : memref<1x4xf32> into %[[A]] : memref<1x1x3x4xf32>
+// CHECK-NEXT:    small.layer "conv" %[[IN]] : memref<1x1x3x2xf32> weights %[[WV]] : memref<1x1x1x1x2x4xf32> bias %[[BV]] : memref<1x4xf32> into %[[A]] : memref<1x1x3x4xf32>
 // CHECK-NEXT:    %[[OUT:[a-z0-9_]+]] = memref.alloc() : memref<1x1x2x4xf32>
 // CHECK-NEXT:    %[[DWV:[a-z0-9_]+]] = memref.get_global @[[PDW]] : memref<1x1x2x4xf32>
 // CHECK-NEXT:    small.layer "dwconv" %[[A]] : memref<1x1x3x4xf32> weights %[[DWV]] : memref<1x1x2x4xf32> into %[[OUT]] : memref<1x1x2x4xf32>
