@@ -18,9 +18,9 @@ element-wise ops),
 then `clamp_min` / `clamp_max` (either may be absent: relu has no max),
 `leaky = alpha` or `sigmoid`.
 
-A stride-1 3x3 `conv` may carry `winograd` (set by small-winograd): small-tile
-then computes it as Winograd F(2x2, 3x3) instead of directly, with the same
-result up to rounding.
+A stride-1 3x3 `conv` may carry `winograd = m` (set by small-winograd, m = 2
+or 4): small-tile then computes it as Winograd F(m x m, 3x3) instead of
+directly, with the same result up to rounding.
 
     small.layer "conv" %x : memref<1x9x9x16xf32> weights %w : memref<1x1x3x3x16x16xf32>
         bias %b : memref<1x16xf32> into %y : memref<1x4x4x16xf32> {g = 1 : i64, k = 8 : i64,
@@ -69,6 +69,7 @@ from xdsl.irdl import (
 from xdsl.utils.exceptions import VerifyException
 
 from small_ir.dialects.nn import fmt, i64_array, shape_of, window_output_size
+from small_ir.winograd import TRANSFORMS
 
 KINDS = ("conv", "dwconv", "max", "avg", "copy")
 COMBINES = ("add", "sub", "mul")
@@ -165,7 +166,7 @@ class LayerOp(IRDLOperation):
     leaky = opt_prop_def(FloatAttr)
     sigmoid = opt_prop_def(UnitAttr)
     count_include_pad = opt_prop_def(UnitAttr)
-    winograd = opt_prop_def(UnitAttr)
+    winograd = opt_prop_def(IntegerAttr[i64])
 
     irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
     assembly_format = (
@@ -271,7 +272,7 @@ class LayerOp(IRDLOperation):
         return self.block
 
     def winograd_applies(self) -> bool:
-        """Whether Winograd F(2x2, 3x3) can compute this layer (see small-winograd)."""
+        """Whether Winograd F(m x m, 3x3) can compute this layer (see small-winograd)."""
         return (
             self.kind.data == "conv"
             and self.block > 0
@@ -293,7 +294,8 @@ class LayerOp(IRDLOperation):
         kind, block = self.kind.data, self.block
         if kind == "conv" and block:
             input_block = self.input_block
-            return (ceil_div(self.out_channels, block), ceil_div(self.in_channels, input_block), fh, fw, input_block, block)
+            blocks = (ceil_div(self.out_channels, block), ceil_div(self.in_channels, input_block))
+            return (*blocks, fh, fw, input_block, block)
         if kind == "conv":
             return (self.out_channels, self.in_channels, fh, fw)
         if block:
@@ -330,6 +332,8 @@ class LayerOp(IRDLOperation):
             self.fail("count_include_pad applies to avg only")
         if self.winograd is not None and not self.winograd_applies():
             self.fail("winograd needs a blocked stride-1 3x3 conv without dilation whose input has the layer's block")
+        if self.winograd is not None and self.winograd.value.data not in TRANSFORMS:
+            self.fail(f"winograd is the output tile size m of F(m x m, 3x3): one of {', '.join(map(str, TRANSFORMS))}")
         if (self.clamp_bounds is not None) + (self.leaky is not None) + (self.sigmoid is not None) > 1:
             self.fail("one activation at most: clamp, leaky or sigmoid")
         if self.clamp_bounds is not None and self.clamp_bounds[0] > self.clamp_bounds[1]:
@@ -484,13 +488,19 @@ class ConcatOp(_ActivationOp):
     def parts(self) -> list[Activation]:
         """The inputs' logical views, each in its own block."""
         block = self.c_ob.value.data
-        return [activation_of(value, count, block and shape_of(value)[-1]) for value, count in zip(self.inputs, _pair(self.channels))]
+        return [
+            activation_of(value, count, block and shape_of(value)[-1])
+            for value, count in zip(self.inputs, _pair(self.channels))
+        ]
 
     def verify_(self) -> None:
         counts, block = _pair(self.channels), self.c_ob.value.data
         if len(counts) != len(self.inputs):
             raise VerifyException(f"small.concat: {len(self.inputs)} inputs but {len(counts)} channel counts")
-        parts = [self.check(value, part.channels, part.block, f"input {i}") for i, (value, part) in enumerate(zip(self.inputs, self.parts()))]
+        parts = [
+            self.check(value, part.channels, part.block, f"input {i}")
+            for i, (value, part) in enumerate(zip(self.inputs, self.parts()))
+        ]
         out = self.check(self.output, sum(counts), block, "output")
         if any((p.height, p.width) != (out.height, out.width) for p in parts):
             raise VerifyException("small.concat: inputs and output differ in H x W")

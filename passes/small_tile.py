@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import ModuleOp, i64
@@ -300,59 +301,73 @@ def runs(lo: int, hi: int, key: Callable[[int], object]) -> list[tuple[int, int,
 
 class WinogradNest:
     """
-    A `winograd` conv, one strip of tile rows at a time, through arena buffers
-    that stay in cache: X, the strip's input rows with their padding as zeros,
-    [in blocks][2 rows + 2][2 tiles + 2][Cb]; V and M, [blocks][16][tiles][Cb]
-    (the strip's 2x2 output tiles in row-major order):
+    A `winograd` conv, F(m x m, 3x3) with m = the layer's `winograd` tile (see
+    small_ir/winograd.py), one strip of tile rows at a time, through arena
+    buffers that stay in cache: X, the strip's input rows with their padding
+    as zeros, [in blocks][m rows + 2][m tiles + 2][Cb]; V and M,
+    [blocks][(m + 2)^2 positions][tiles][Cb] (the strip's tiles in row-major
+    order); T and S, one tile's halfway transforms:
 
         X = the strip's input window, zero-padded
-        V = B^T d B        every 4x4 window of X (2 apart), per input channel block (adds only)
-        M[i][j] = V[i][j] U[i][j]     16 matrix products: FMA register tiles of up to W_ob output tiles
-        y = A^T M A + bias, epilogue  every output tile of the strip, per output channel block
+        V = B^T d B        every window of X (m apart), per input channel block: T = B^T d, then V = T B
+        M[i][j] = V[i][j] U[i][j]     one matrix product per position: FMA register tiles of up to W_ob tiles
+        y = A^T M A + bias, epilogue  every output tile, per output channel block: S = A^T M, then y = S A
 
-    One loop runs the strips (padding rows are zeroed by index arithmetic);
-    output tiles cut off by the border store only their pixels inside the
-    output, so a strip with such tiles (odd output height) is emitted on its
-    own.
+    Each element of a transform is a 1-pixel tile: a load of its +1 addend
+    (or the bias), then per other addend an add or subtract for +-1, an FMA
+    by a row of a constant table otherwise; a loop runs the columns (rows) of
+    a tile, its body unrolled over the rows (columns). One loop runs the strips
+    (padding rows are zeroed by index arithmetic); output tiles cut off by the
+    border store only their pixels inside the output, so a strip with such
+    tiles (output height not a multiple of m) is emitted on its own.
     """
 
     def __init__(self, op: small.LayerOp, loops: LoopBuilder, module: ModuleOp):
         self.op, self.loops = op, loops
+        self.f = winograd.TRANSFORMS[op.winograd.value.data]
         self.block, self.w_ob = op.block, op.w_ob.value.data
         self.height, self.width = op.in_hw.get_values()
         self.top, self.left, _, _ = op.pads.get_values()
         self.out_h, self.out_w = op.out_hw
-        self.tiles_h, self.tiles_w = ceil_div(self.out_h, winograd.TILE), ceil_div(self.out_w, winograd.TILE)
+        self.tiles_h, self.tiles_w = ceil_div(self.out_h, self.f.tile), ceil_div(self.out_w, self.f.tile)
         # About one register tile per strip (smaller strips stay in L1), all of one size, so that one loop runs them.
         target = max(1, ceil_div(self.w_ob, self.tiles_w))
         self.strip_rows = max(rows for rows in range(1, target + 1) if self.tiles_h % rows == 0)
+        self.strip_tiles = self.strip_rows * self.tiles_w
         self.in_blocks, self.out_blocks = ceil_div(op.in_channels, self.block), ceil_div(op.out_channels, self.block)
-        positions, tiles = winograd.WINDOW**2, self.strip_rows * self.tiles_w
+        window, positions = self.f.window, self.f.positions
         self.window_columns = self.span(self.tiles_w)
         self.x = self.buffer((self.in_blocks, self.span(self.strip_rows), self.window_columns, self.block))
-        self.v = self.buffer((self.in_blocks, positions, tiles, self.block))
-        self.m = self.buffer((self.out_blocks, positions, tiles, self.block))
-        self.u = add_constant(module, op, winograd.transform_filters(constant_array(op.weights, op)), "wino")
+        self.v = self.buffer((self.in_blocks, positions, self.strip_tiles, self.block))
+        self.m = self.buffer((self.out_blocks, positions, self.strip_tiles, self.block))
+        self.t = self.buffer((window, window, self.block))
+        self.s = self.buffer((self.f.tile, window, self.block))
+        self.u = add_constant(module, op, self.f.transform_filters(constant_array(op.weights, op)), "wino")
+        values = winograd.coefficients(self.f)
+        self.coefficient_row = {value: row for row, value in enumerate(values)}
+        self.coefficients = None
+        if values:
+            table = np.repeat(np.array(values, np.float32)[:, None], self.block, axis=1)
+            self.coefficients = add_constant(module, op, table, "wcoef")
 
-    @staticmethod
-    def span(tiles: int) -> int:
+    def span(self, tiles: int) -> int:
         """Input pixels under `tiles` adjacent tiles."""
-        return winograd.TILE * tiles + winograd.WINDOW - winograd.TILE
+        return self.f.tile * tiles + self.f.window - self.f.tile
 
     def buffer(self, shape: tuple[int, ...]) -> SSAValue:
         return self.loops.insert(memref.AllocOp([], [], memref_type(shape))).memref
 
     def output_rows(self, ty: int) -> tuple[int, ...]:
-        return tuple(r for r in range(winograd.TILE) if winograd.TILE * ty + r < self.out_h)
+        return tuple(r for r in range(self.f.tile) if self.f.tile * ty + r < self.out_h)
 
     def output_columns(self, tx: int) -> tuple[int, ...]:
-        return tuple(c for c in range(winograd.TILE) if winograd.TILE * tx + c < self.out_w)
+        return tuple(c for c in range(self.f.tile) if self.f.tile * tx + c < self.out_w)
 
     def build(self) -> None:
         """One loop over the strips; the last one on its own if the output cuts its tiles off."""
         loops, size = self.loops, self.strip_rows
         strips = self.tiles_h // size
-        cut = self.output_rows(self.tiles_h - 1) != tuple(range(winograd.TILE))
+        cut = self.output_rows(self.tiles_h - 1) != tuple(range(self.f.tile))
         loops.for_(0, strips - cut, lambda s: self.strip(loops.mul(s, size), size))
         if cut:
             self.strip((strips - 1) * size, size)
@@ -365,7 +380,7 @@ class WinogradNest:
         if isinstance(ty0, int):
             row_runs = runs(ty0, ty0 + rows, self.output_rows)
         else:  # a strip in the loop: its tiles are whole
-            row_runs = [(ty0, loops.add(ty0, rows), tuple(range(winograd.TILE)))]
+            row_runs = [(ty0, loops.add(ty0, rows), tuple(range(self.f.tile)))]
         for ty_lo, ty_hi, row_set in row_runs:
             for tx_lo, tx_hi, column_set in runs(0, self.tiles_w, self.output_columns):
                 self.transform_output(ty0, (ty_lo, ty_hi), (tx_lo, tx_hi), row_set, column_set)
@@ -382,7 +397,7 @@ class WinogradNest:
     def gather(self, cb: Index, ty0: Index, rows: int) -> None:
         """X = the input rows under the strip, zero outside the image."""
         loops, block = self.loops, self.block
-        first_row = loops.sub(loops.mul(ty0, winograd.TILE), self.top)
+        first_row = loops.sub(loops.mul(ty0, self.f.tile), self.top)
         lo, hi = min(self.left, self.window_columns), min(self.left + self.width, self.window_columns)
 
         def zero(r: Index, q: Index, pixels: int) -> None:
@@ -412,33 +427,53 @@ class WinogradNest:
         loops.for_(inside_hi, count, lambda r: row(r, False))
 
     def transform_input(self, cb: Index, rows: int) -> None:
-        """V = B^T d B for every 4x4 window of X."""
-        loops, step, window = self.loops, winograd.TILE, range(winograd.WINDOW)
+        """V = B^T d B for every window of X: T = B^T d a column at a time, then V = T B a row at a time."""
+        loops, f = self.loops, self.f
 
         def transform(ty: Index, tx: Index) -> None:
-            x_rows = [loops.add(loops.mul(ty, step), a) for a in window]
-            x_columns = [loops.add(loops.mul(tx, step), b) for b in window]
+            top, left = loops.mul(ty, f.tile), loops.mul(tx, f.tile)
             t = loops.add(loops.mul(ty, self.tiles_w), tx)
-            tile = loops.insert(kernel.TileOp(1, self.block)).tile
-            for i in window:
-                for j in window:
-                    pixels = [(sign, [cb, x_rows[a], x_columns[b], 0]) for sign, a, b in winograd.input_terms(i, j)]
-                    self.signed_sum(tile, self.x, pixels)
-                    loops.insert(kernel.StoreOp(tile, self.v, loops.values([cb, winograd.WINDOW * i + j, t, 0])))
+
+            def column(b: Index) -> None:  # T[i][b] = sum over a of B^T[i][a] X[top + a][left + b]
+                x_column = loops.add(left, b)
+                for i in range(f.window):
+                    addends = [(c, [cb, loops.add(top, a), x_column, 0]) for c, a in winograd.row_terms(f.b_t, i)]
+                    self.pixel(self.x, addends, self.t, [i, b, 0])
+
+            def row(i: Index) -> None:  # V[i][j] = sum over b of B^T[j][b] T[i][b]
+                first_position = loops.mul(i, f.window)
+                for j in range(f.window):
+                    addends = [(c, [i, b, 0]) for c, b in winograd.row_terms(f.b_t, j)]
+                    self.pixel(self.t, addends, self.v, [cb, loops.add(first_position, j), t, 0])
+
+            loops.for_(0, f.window, column)
+            loops.for_(0, f.window, row)
 
         loops.for_(0, rows, lambda ty: loops.for_(0, self.tiles_w, lambda tx: transform(ty, tx)))
 
-    def signed_sum(self, tile: SSAValue, source: SSAValue, addends: list, start_from_zero: bool = True) -> None:
-        """tile (= 0 if start_from_zero) +-= source[index] for each (sign, index) of addends."""
+    def pixel(self, source: SSAValue, addends: list, target: SSAValue, target_index: list) -> None:
+        """target[target_index] = sum of coefficient * source[index] over (coefficient, index), on a 1-pixel tile."""
         loops = self.loops
-        if start_from_zero and addends and addends[0][0] > 0:
-            loops.insert(kernel.LoadOp(tile, source, loops.values(addends[0][1])))
-            addends = addends[1:]
-        elif start_from_zero:
-            loops.insert(kernel.FillOp(tile, 0.0))
-        for sign, index in addends:
-            update = kernel.AddOp if sign > 0 else kernel.SubOp
-            loops.insert(update(tile, source, loops.values(index)))
+        tile = loops.insert(kernel.TileOp(1, self.block)).tile
+        self.combine(tile, source, addends)
+        loops.insert(kernel.StoreOp(tile, target, loops.values(target_index)))
+
+    def combine(self, tile: SSAValue, source: SSAValue, addends: list, bias_block: Index | None = None) -> None:
+        """tile = (the bias of block `bias_block`, else the first addend) + coefficient * source[index] for each other addend."""
+        loops = self.loops
+        if bias_block is not None:
+            loops.insert(kernel.BroadcastOp(tile, self.op.bias, loops.values([bias_block, 0])))
+        else:
+            (first, index), *addends = addends
+            assert first == 1, "every transform row holds a +1 (see small_ir/winograd.py)"
+            loops.insert(kernel.LoadOp(tile, source, loops.values(index)))
+        for coefficient, index in addends:
+            if abs(coefficient) == 1:
+                update = kernel.AddOp if coefficient > 0 else kernel.SubOp
+                loops.insert(update(tile, source, loops.values(index)))
+            else:
+                row = loops.values([self.coefficient_row[coefficient], 0])
+                loops.insert(kernel.LaneFmaOp(tile, source, loops.values(index), self.coefficients, row))
 
     def multiply(self, tiles: int) -> None:
         loops = self.loops
@@ -461,24 +496,34 @@ class WinogradNest:
             self.out_blocks,
             lambda kb: loops.for_(
                 0,
-                winograd.WINDOW**2,
-                lambda position: balanced_runs(tiles, self.w_ob, lambda t, pixels: product(kb, position, t, pixels), loops),
+                self.f.positions,
+                lambda position: balanced_runs(
+                    tiles, self.w_ob, lambda t, pixels: product(kb, position, t, pixels), loops
+                ),
             ),
         )
 
     def output_tile(self, kb: Index, ty0: Index, ty: Index, tx: Index, rows: tuple, columns: tuple) -> None:
-        """y = A^T M A (+ bias, epilogue) for output tile (ty, tx), its pixels in `rows` x `columns`."""
-        loops, op, step = self.loops, self.op, winograd.TILE
+        """y = A^T M A (+ bias, epilogue) for output tile (ty, tx), its pixels in `rows` x `columns`:
+        S = A^T M a column at a time, then y = S A a row at a time."""
+        loops, op, f = self.loops, self.op, self.f
         t = loops.add(loops.mul(loops.sub(ty, ty0), self.tiles_w), tx)
-        tile = loops.insert(kernel.TileOp(1, self.block)).tile
-        for r in rows:
+
+        def column(b: Index) -> None:  # S[r][b] = sum over i of A^T[r][i] M[i][b]
+            for r in rows:
+                addends = [(c, [kb, loops.add(b, i * f.window), t, 0]) for c, i in winograd.row_terms(f.a_t, r)]
+                self.pixel(self.m, addends, self.s, [r, b, 0])
+
+        def row(r: Index) -> None:  # y[r][c] = bias + sum over b of A^T[c][b] S[r][b], then the epilogue
+            oh = loops.add(loops.mul(ty, f.tile), r)
             for c in columns:
-                products = [(sign, [kb, winograd.WINDOW * i + j, t, 0]) for sign, i, j in winograd.output_terms(r, c)]
-                if op.bias is not None:
-                    loops.insert(kernel.BroadcastOp(tile, op.bias, loops.values([kb, 0])))
-                self.signed_sum(tile, self.m, products, start_from_zero=op.bias is None)
-                oh, ow = loops.add(loops.mul(ty, step), r), loops.add(loops.mul(tx, step), c)
-                store(loops, op, tile, [kb, oh, ow, 0])
+                tile = loops.insert(kernel.TileOp(1, self.block)).tile
+                addends = [(coefficient, [r, b, 0]) for coefficient, b in winograd.row_terms(f.a_t, c)]
+                self.combine(tile, self.s, addends, kb if op.bias is not None else None)
+                store(loops, op, tile, [kb, oh, loops.add(loops.mul(tx, f.tile), c), 0])
+
+        loops.for_(0, f.window, column)
+        loops.for_(0, len(rows), row)
 
 
 class TileLayer(RewritePattern):

@@ -1,11 +1,14 @@
 """
 small-winograd: marks the blocked stride-1 3x3 convs that small-tile should
-compute as Winograd F(2x2, 3x3) (see small_ir/winograd.py): 2.25x fewer
-multiplications, paid for with adds in the input and output transforms and
-with two arena buffers, so it pays off once both channel counts are large.
+compute as Winograd F(m x m, 3x3) (see small_ir/winograd.py), with the output
+tile size m as the mark: 4 (4x fewer multiplications) when the layer has at
+least a register tile's worth (W_ob) of 4x4 output tiles to multiply at once,
+else 2 (2.25x fewer). The multiplications are paid for with the input and
+output transforms and with arena buffers, so it pays off once both channel
+counts are large.
 
     small.layer "conv" %x ... {filter = array<i64: 3, 3>, strides = array<i64: 1, 1>, ...}
-    =>  small.layer "conv" %x ... {filter = array<i64: 3, 3>, strides = array<i64: 1, 1>, ..., winograd}
+    =>  small.layer "conv" %x ... {filter = array<i64: 3, 3>, strides = array<i64: 1, 1>, ..., winograd = 4 : i64}
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, UnitAttr
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from small_ir import winograd
 from small_ir.dialects import small
+from small_ir.dialects.small import ceil_div
 
 
 @dataclass(frozen=True)
@@ -28,12 +32,29 @@ class SmallWinograd(ModulePass):
     min_channels: int = winograd.MIN_CHANNELS
     """Only layers with at least this many input and output channels."""
 
+    max_tile: int = 4
+    """The largest output tile m: 4, or 2 for F(2x2, 3x3) only."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.min_channels < 1:
             raise PassFailedException(f"small-winograd: min_channels must be >= 1, got {self.min_channels}")
+        if self.max_tile not in winograd.TRANSFORMS:
+            raise PassFailedException(
+                f"small-winograd: max_tile must be one of {', '.join(map(str, winograd.TRANSFORMS))}, got {self.max_tile}"
+            )
         for layer in op.walk():
             if isinstance(layer, small.LayerOp) and self.worth_it(layer):
-                layer.winograd = UnitAttr()
+                layer.winograd = IntegerAttr(self.tile(layer), i64)
 
     def worth_it(self, layer: small.LayerOp) -> bool:
         return layer.winograd_applies() and min(layer.in_channels, layer.out_channels) >= self.min_channels
+
+    def tile(self, layer: small.LayerOp) -> int:
+        """The largest tile whose output tiles fill a register tile (W_ob of them), else the smallest."""
+        out_h, out_w = layer.out_hw
+        fitting = [
+            m
+            for m in winograd.TRANSFORMS
+            if m <= self.max_tile and ceil_div(out_h, m) * ceil_div(out_w, m) >= layer.w_ob.value.data
+        ]
+        return max(fitting, default=min(winograd.TRANSFORMS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from xdsl.dialects.builtin import UnitAttr
+from xdsl.dialects.builtin import IntegerAttr, i64
 from xdsl.utils.exceptions import PassFailedException, VerifyException
 
 import small_ir
@@ -20,21 +20,35 @@ from small_ir.testing import assert_close, assert_pipeline_preserves_semantics, 
 HOST_TARGETS = target_params()
 
 
-def test_transforms_compute_a_2x2_tile_of_a_3x3_conv():
+def combine_rows(matrix: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """matrix @ data, row by row as small-tile computes it: from the +1 addend, then each other one."""
+    rows = []
+    for i in range(matrix.shape[0]):
+        (first, start), *rest = winograd.row_terms(matrix, i)
+        assert first == 1
+        rows.append(data[start] + sum((c * data[index] for c, index in rest), np.zeros_like(data[0])))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("transform", [winograd.F2, winograd.F4], ids=["F2", "F4"])
+def test_transforms_compute_an_m_by_m_tile_of_a_3x3_conv(transform: winograd.Transform):
     rng = np.random.default_rng(0)
-    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
-    direct = np.array([[np.sum(d[r : r + 3, c : c + 3] * g) for c in range(2)] for r in range(2)])
-    u = winograd.transform_filters(g.reshape(1, 1, 3, 3, 1, 1)).reshape(4, 4)
-    v = np.array([[sum(sign * d[a, b] for sign, a, b in winograd.input_terms(i, j)) for j in range(4)] for i in range(4)])
-    np.testing.assert_allclose(v, winograd.B_T @ d @ winograd.B_T.T, rtol=1e-6)
-    m = u * v
-    y = np.array([[sum(sign * m[i, j] for sign, i, j in winograd.output_terms(r, c)) for c in range(2)] for r in range(2)])
-    np.testing.assert_allclose(y, direct, rtol=1e-5, atol=1e-5)
+    m, window = transform.tile, transform.window
+    d, g = rng.standard_normal((window, window)), rng.standard_normal((3, 3))
+    direct = np.array([[np.sum(d[r : r + 3, c : c + 3] * g) for c in range(m)] for r in range(m)])
+    u = transform.transform_filters(g.reshape(1, 1, 3, 3, 1, 1)).reshape(window, window)
+    v = combine_rows(transform.b_t, combine_rows(transform.b_t, d).T).T  # T = B^T d, then V = T B
+    np.testing.assert_allclose(v, transform.b_t @ d @ transform.b_t.T, rtol=1e-6, atol=1e-6)
+    y = combine_rows(transform.a_t, combine_rows(transform.a_t, u * v).T).T
+    np.testing.assert_allclose(y, direct, rtol=1e-4, atol=1e-4)
 
 
-def test_terms_start_with_a_positive_one():
-    assert winograd.input_terms(0, 0) == [(1.0, 0, 0), (1.0, 2, 2), (-1.0, 0, 2), (-1.0, 2, 0)]
-    assert all(terms[0][0] > 0 for terms in (winograd.output_terms(r, c) for r in range(2) for c in range(2)))
+def test_every_transform_row_starts_with_a_plus_one():
+    assert winograd.row_terms(winograd.F4.b_t, 0) == [(1.0, 4), (4.0, 0), (-5.0, 2)]
+    for transform in winograd.TRANSFORMS.values():
+        for matrix in (transform.b_t, transform.a_t):
+            assert all(winograd.row_terms(matrix, row)[0][0] == 1 for row in range(matrix.shape[0]))
+    assert winograd.coefficients(winograd.F2) == [] and winograd.coefficients(winograd.F4) == [-8, -5, -4, -2, 2, 4, 8]
 
 
 def ran_as_winograd(compiled) -> bool:
@@ -61,7 +75,7 @@ def test_winograd_matches_the_interpreter(target: str, conv):
 
 @pytest.mark.parametrize("target", HOST_TARGETS)
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(conv=winograd_convs(max_channels=12, max_size=6))
+@given(conv=winograd_convs(max_channels=12, max_size=10))
 def test_winograd_under_sanitizers(target: str, conv):
     module, inputs = conv.module, conv.inputs
     (expected,) = interpret(module, inputs)
@@ -81,7 +95,9 @@ def test_every_pass_preserves_semantics_in_the_interpreter(conv):
 
 
 def blocked_layers(module, min_channels: int) -> list[small.LayerOp]:
-    run_pipeline(module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels={min_channels}}}")
+    run_pipeline(
+        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels={min_channels}}}"
+    )
     return [op for op in module.walk() if isinstance(op, small.LayerOp)]
 
 
@@ -113,11 +129,65 @@ def test_a_narrow_input_conv_stays_direct_even_with_min_channels_1():
 
 def test_winograd_on_a_layer_it_cannot_compute_does_not_verify():
     (layer,) = [op for op in blocked_layers(conv_module(16, 16, strides=(2, 2)), 16) if op.kind.data == "conv"]
-    layer.winograd = UnitAttr()
+    layer.winograd = IntegerAttr(2, i64)
     with pytest.raises(VerifyException, match="winograd needs a blocked stride-1 3x3 conv"):
         layer.verify()
+
+
+def test_a_winograd_tile_other_than_2_or_4_does_not_verify():
+    (layer,) = [op for op in blocked_layers(conv_module(16, 16), 16) if op.kind.data == "conv"]
+    layer.winograd = IntegerAttr(3, i64)
+    with pytest.raises(VerifyException, match="winograd is the output tile size m of F"):
+        layer.verify()
+
+
+@pytest.mark.parametrize(
+    ("size", "max_tile", "tile"),
+    [
+        (8, 4, 4),  # 2x2 tiles of 4x4 fill the w_ob=2 register tile
+        (5, 4, 4),  # 2x2 tiles, the last ones cut off by the border
+        (4, 4, 2),  # one 4x4 tile is not enough
+        (8, 2, 2),
+    ],
+)
+def test_the_pass_takes_4x4_tiles_when_they_fill_a_register_tile(size: int, max_tile: int, tile: int):
+    net = NetworkBuilder("net", (1, 16, size, size))
+    module = net.build(net.conv2d(net.input, np.ones((16, 16, 3, 3), np.float32), pads=(1, 1, 1, 1)))
+    run_pipeline(
+        module,
+        f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 max_tile={max_tile}}}",
+    )
+    (layer,) = [op for op in module.walk() if isinstance(op, small.LayerOp)]
+    assert layer.winograd.value.data == tile
+
+
+def test_max_tile_other_than_2_or_4_is_a_clear_error():
+    with pytest.raises(PassFailedException, match="max_tile must be one of 2, 4, got 3"):
+        run_pipeline(
+            conv_module(16, 16), "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{max_tile=3}"
+        )
 
 
 def test_min_channels_below_1_is_a_clear_error():
     with pytest.raises(PassFailedException, match="min_channels must be >= 1"):
         blocked_layers(conv_module(16, 16), 0)
+
+
+@pytest.mark.parametrize("target", HOST_TARGETS)
+def test_4x4_tiles_under_sanitizers(target: str):
+    """F(4x4, 3x3) with a bias, a residual add and relu; 15x13 so that the border cuts tiles off; 12 -> 20 channels pad the blocks."""
+    rng = np.random.default_rng(4)
+    net = NetworkBuilder("net", (1, 12, 15, 13), (1, 20, 15, 13))
+    y = net.conv2d(
+        net.relu(net.inputs[0]),  # a network input read by convs only would be one exact block of 12 instead
+        rng.uniform(-1, 1, (20, 12, 3, 3)).astype(np.float32),
+        rng.uniform(-1, 1, 20).astype(np.float32),
+        pads=(1, 1, 1, 1),
+    )
+    module = net.build(net.relu(net.add(y, net.inputs[1])))
+    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 15, 13), (1, 20, 15, 13))]
+    (expected,) = interpret(module, inputs)
+    compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
+    assert "wcoef" in compiled.c_source  # the constants of F(4x4, 3x3)'s transforms
+    (output,) = compiled.run_sanitized(*inputs)
+    assert_close(output, expected)

@@ -1,9 +1,13 @@
 // RUN: small-opt %s -p 'small-winograd{min_channels=4}' | filecheck %s --check-prefix=MARK
 // RUN: small-opt %s -p 'small-winograd{min_channels=8}' | filecheck %s --check-prefix=SKIP
 // RUN: small-opt %s -p 'small-winograd{min_channels=4},small-tile' | filecheck %s
+// RUN: small-opt %s -p 'small-winograd{min_channels=4},small-tile' | filecheck %s --check-prefix=F4
+// RUN: small-opt %s -p 'small-winograd{min_channels=4 max_tile=2}' | filecheck %s --check-prefix=MAX2
 
 // A 4->4 channel 3x3 conv on a 4x4 image, padded by 1: 2x2 output tiles of
-// 2x2 pixels, computed as Winograd F(2x2, 3x3) with C_ob = 4, W_ob = 2.
+// 2x2 pixels, computed as Winograd F(2x2, 3x3) with C_ob = 4, W_ob = 2 (one
+// 4x4 tile would not fill the register tile of 2). On an 8x8 image, 2x2 tiles
+// of 4x4 pixels do: F(4x4, 3x3).
 
 "memref.global"() <{sym_name = "w", type = memref<1x1x3x3x4x4xf32>, initial_value = dense<0.5> : tensor<1x1x3x3x4x4xf32>, sym_visibility = "private", constant}> : () -> ()
 "memref.global"() <{sym_name = "b", type = memref<1x4xf32>, initial_value = dense<0.25> : tensor<1x4xf32>, sym_visibility = "private", constant}> : () -> ()
@@ -15,18 +19,31 @@ func.func @conv(%x: memref<1x4x4x4xf32>, %y: memref<1x4x4x4xf32>) {
   func.return
 }
 
-// MARK:     small.layer "conv"
-// MARK-SAME:  winograd
+func.func @conv8(%x: memref<1x8x8x4xf32>, %y: memref<1x8x8x4xf32>) {
+  %w = memref.get_global @w : memref<1x1x3x3x4x4xf32>
+  small.layer "conv" %x : memref<1x8x8x4xf32> weights %w : memref<1x1x3x3x4x4xf32> into %y : memref<1x8x8x4xf32> {g = 1 : i64, k = 4 : i64, f_c = 4 : i64, in_hw = array<i64: 8, 8>, filter = array<i64: 3, 3>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, c_ob = 4 : i64, w_ob = 2 : i64}
+  func.return
+}
+
+// MARK:       small.layer "conv"
+// MARK-SAME:    winograd = 2 : i64
+// MARK:       small.layer "conv"
+// MARK-SAME:    winograd = 4 : i64
+// MAX2-COUNT-2: winograd = 2 : i64
 // SKIP:       small.layer "conv"
 // SKIP-NOT:   winograd
 
 // The filters, transformed at compile time: [16 positions][K/Cb][F_c/Cb][Cb][Cb].
 // CHECK:      "memref.global"() <{sym_name = "wino0", type = memref<16x1x1x4x4xf32>
 // X, the input rows of a strip of one tile row, zero-padded (4 rows of 6
-// pixels); V and M: [blocks][16 positions][2 tiles][Cb]. plan-memory puts them in the arena.
+// pixels); V and M: [blocks][16 positions][2 tiles][Cb]; T and S, one tile's
+// halfway transforms B^T d [4][4][Cb] and A^T M [2][4][Cb]. plan-memory puts them in the arena.
+// CHECK-LABEL: func.func @conv(
 // CHECK:      %[[X:[0-9]+]] = memref.alloc() : memref<1x4x6x4xf32>
 // CHECK-NEXT: %[[V:[0-9]+]] = memref.alloc() : memref<1x16x2x4xf32>
 // CHECK-NEXT: %[[M:[0-9]+]] = memref.alloc() : memref<1x16x2x4xf32>
+// CHECK-NEXT: %[[T:[0-9]+]] = memref.alloc() : memref<4x4x4xf32>
+// CHECK-NEXT: %[[S:[0-9]+]] = memref.alloc() : memref<2x4x4xf32>
 // CHECK-NEXT: %[[U:[0-9]+]] = memref.get_global @wino0
 // One loop over the 2 strips.
 // CHECK-NEXT: scf.for %[[STRIP:[0-9]+]] =
@@ -35,20 +52,41 @@ func.func @conv(%x: memref<1x4x4x4xf32>, %y: memref<1x4x4x4xf32>) {
 // CHECK-NEXT: kernel.store %{{[0-9]+}}, %[[X]]
 // CHECK:      kernel.load %[[ROW:[0-9]+]], %x[
 // CHECK-NEXT: kernel.store %[[ROW]], %[[X]]
-// V[0][0] = d[0][0] + d[2][2] - d[0][2] - d[2][0], for each window of X.
-// CHECK:      kernel.load %[[T:[0-9]+]], %[[X]]
-// CHECK-NEXT: kernel.add %[[T]], %[[X]]
-// CHECK-NEXT: kernel.sub %[[T]], %[[X]]
-// CHECK-NEXT: kernel.sub %[[T]], %[[X]]
-// CHECK-NEXT: kernel.store %[[T]], %[[V]]
+// Per window of X, a loop over its 4 columns b: T[0][b] = d[0][b] - d[2][b], ...
+// CHECK:      kernel.load %[[E:[0-9]+]], %[[X]][{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
+// CHECK-NEXT: kernel.sub %[[E]], %[[X]]
+// CHECK-NEXT: kernel.store %[[E]], %[[T]]
+// ...then a loop over its 4 rows i: V[i][0] = T[i][0] - T[i][2], ... (position 4 i + j of V).
+// CHECK:      scf.for %[[I:[0-9]+]] =
+// CHECK:      kernel.load %[[E:[0-9]+]], %[[T]][%[[I]], {{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
+// CHECK-NEXT: kernel.sub %[[E]], %[[T]][%[[I]],
+// CHECK-NEXT: kernel.store %[[E]], %[[V]]
 // 16 matrix products over the 4 input channels, a register tile of 2 output tiles.
 // CHECK:      scf.for %[[POS:[0-9]+]] =
 // CHECK:      kernel.fill %[[P:[0-9]+]]
 // CHECK-NEXT: scf.for %[[CI:[0-9]+]] =
 // CHECK-NEXT: kernel.fma %[[P]], %[[V]][%{{.*}}, %[[POS]], %{{.*}}, %[[CI]]] pixel_stride 1, %[[U]][%[[POS]], %{{.*}}, %{{.*}}, %[[CI]], %{{.*}}]
 // CHECK:      kernel.store %[[P]], %[[M]]
-// Output pixel (0, 0) of each tile: bias, then the 9 products of A^T M A, the relu, the store.
+// Per output tile, a loop over the 4 columns b of M: S[0][b] = M[0][b] + M[1][b] + M[2][b], ...
+// CHECK:      scf.for
+// CHECK:      kernel.load %[[E:[0-9]+]], %[[M]]
+// CHECK-NEXT: kernel.add %[[E]], %[[M]]
+// CHECK-NEXT: kernel.add %[[E]], %[[M]]
+// CHECK-NEXT: kernel.store %[[E]], %[[S]]
+// ...then a loop over its 2 rows: output column 0 = bias + S[r][0] + S[r][1] + S[r][2], relu, store.
 // CHECK:      kernel.broadcast %[[Y:[0-9]+]], %b
-// CHECK-COUNT-9: kernel.add %[[Y]], %[[M]]
+// CHECK-COUNT-3: kernel.add %[[Y]], %[[S]]
 // CHECK:      kernel.clamp %[[Y]] {min = 0.000000e+00 : f32
-// CHECK-NEXT: kernel.store %[[Y]], %y[
+// CHECK-NEXT: kernel.store %[[Y]], %y[{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
+
+// F(4x4, 3x3): 36 positions, and the transforms' coefficients other than +-1
+// as a constant table [7][Cb] that FMAs read: T[0][:] = d[4][:] + 4 d[0][:] - 5 d[2][:].
+// F4:      "memref.global"() <{sym_name = "[[COEF:wcoef[0-9]*]]", type = memref<7x4xf32>, initial_value = dense<{{\[\[}}-8.000000e+00, -8.000000e+00, -8.000000e+00, -8.000000e+00], [-5.000000e+00
+// F4:      "memref.global"() <{sym_name = "wino{{[0-9]+}}", type = memref<36x1x1x4x4xf32>
+// F4-LABEL: func.func @conv8(
+// F4:      %[[X:[0-9]+]] = memref.alloc() : memref<1x6x10x4xf32>
+// F4-NEXT: %[[V:[0-9]+]] = memref.alloc() : memref<1x36x2x4xf32>
+// F4:      %[[TABLE:[0-9]+]] = memref.get_global @[[COEF]]
+// F4:      kernel.load %[[R:[0-9]+]], %[[X]][{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
+// F4-NEXT: kernel.lane_fma %[[R]], %[[X]][{{.*}}] pixel_stride 1, %[[TABLE]][%{{[0-9]+}}, %{{[0-9]+}}]
+// F4-NEXT: kernel.lane_fma %[[R]], %[[X]][{{.*}}] pixel_stride 1, %[[TABLE]]
