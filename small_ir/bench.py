@@ -15,7 +15,8 @@ other frameworks, on one pinned CPU core, in one run.
   on one random input, and flagged if they differ.
 * Interleaved rounds: each round runs one repetition of every implementation.
   The report gives the median and the min-max over the rounds, the ratios
-  peer / small-ir per model and their geometric mean.
+  peer / small-ir per model and their geometric mean, also against the fastest
+  peer of each model (`best peer`).
 * Per layer: each nn layer is cut out into a one-layer module (`layer_slices`),
   compiled with its inputs and outputs already in the blocked layout
   (`compile_layer`, so no layout conversion is timed) and timed in the same
@@ -165,6 +166,14 @@ class BenchReport:
 
     def geomeans(self) -> dict[str, float]:
         return {name: geomean(list(by_model.values())) for name, by_model in self.ratios().items()}
+
+    def best_peer_ratios(self) -> dict[str, float]:
+        """Model -> the smallest peer / small-ir ratio: against the fastest peer of that model."""
+        best: dict[str, float] = {}
+        for by_model in self.ratios().values():
+            for model, ratio in by_model.items():
+                best[model] = min(ratio, best.get(model, ratio))
+        return best
 
 
 def geomean(values: Sequence[float]) -> float:
@@ -1023,7 +1032,8 @@ def format_report(report: BenchReport) -> str:
         labels = [result.model.split(".")[0].removesuffix("_float") for result in report.models]
         lines += ["", "peer / small-ir (median time; above 1: small-ir is faster)"]
         lines.append(f"  {'peer':<16}" + "".join(f"{label[:18]:>19}" for label in labels) + f"{'geomean':>10}")
-        for name, by_model in ratios.items():
+        rows = {**ratios, "best peer": report.best_peer_ratios()} if len(ratios) > 1 else ratios
+        for name, by_model in rows.items():
             cells = "".join(f"{by_model[result.model]:>19.2f}" if result.model in by_model else f"{'-':>19}" for result in report.models)
             lines.append(f"  {name:<16}{cells}{geomean(list(by_model.values())):>10.2f}")
 

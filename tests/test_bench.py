@@ -179,6 +179,15 @@ def test_report_gives_ratios_geomean_and_layer_shares():
     assert conv_row.split()[-2:] == ["100.00", "50.0"]  # 2 MFLOP in 20 us, half the 200 GFLOP/s peak
     assert "fusion" in text and "sum of the layers" in text
     assert re.search(r"onnxruntime .* 5\.0e-01  MISMATCH", text)
+    assert "best peer" not in text  # one peer: the row would repeat it
+
+
+def test_best_peer_is_the_fastest_peer_of_each_model():
+    report = hand_made_report()
+    report.models[0].timings["tflite-xnnpack"] = Timing([1.5e6], iterations=10)  # faster than onnxruntime on a only
+    assert report.best_peer_ratios() == {"a.tflite": 1.5, "b.tflite": 8.0}
+    best_row = next(line for line in format_report(report).splitlines() if line.strip().startswith("best peer"))
+    assert best_row.split()[2:] == ["1.50", "8.00", f"{(1.5 * 8.0) ** 0.5:.2f}"]
 
 
 def test_plot_writes_a_png(tmp_path):
