@@ -16,7 +16,7 @@ from xdsl.ir import SSAValue
 from small_ir.backends.microkernel import Access, LowerKernel, Microkernel, TargetSpec, Tile, scalar_sigmoid
 from small_ir.loops import Index
 
-TARGET = TargetSpec("scalar", c_ob=8, w_ob=4, winograd_min_channels=0)
+TARGET = TargetSpec("scalar", c_ob=8, w_ob=4)
 
 
 class ScalarKernel(Microkernel):

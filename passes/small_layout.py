@@ -126,13 +126,14 @@ class SmallLayout(ModulePass):
         """The channel block of an activation of `channels` channels."""
         return self.narrow_block if 0 < channels <= self.narrow_block < self.c_ob else self.c_ob
 
-    def blocked_type(self, value: SSAValue) -> memref.MemRefType:
+    def blocked(self, value: SSAValue) -> memref.MemRefType:
+        """The blocked type of activation `value`, in its block."""
         return blocked_type(value, self.block_of(activation_of(value, 0, 0).channels))
 
     def retype_buffer(self, alloc: memref.AllocOp) -> set[SSAValue]:
         if not any(is_small_op(use.operation) for use in alloc.memref.uses):
             return set()
-        new = memref.AllocOp([], [], self.blocked_type(alloc.memref))
+        new = memref.AllocOp([], [], self.blocked(alloc.memref))
         Rewriter.replace_op(alloc, new)
         return {new.memref}
 
@@ -178,7 +179,7 @@ class SmallLayout(ModulePass):
         """io_layout=blocked: the argument itself becomes the blocked buffer (no conversion)."""
         function = block.parent_op()
         assert isinstance(function, func.FuncOp)
-        function.replace_argument_type(block.args[index], self.blocked_type(block.args[index]), Rewriter())
+        function.replace_argument_type(block.args[index], self.blocked(block.args[index]), Rewriter())
         return block.args[index]
 
     def block_op(self, module: ModuleOp, op: Operation, blocked: set[SSAValue]) -> None:

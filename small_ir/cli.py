@@ -176,8 +176,8 @@ def parser() -> argparse.ArgumentParser:
         "--winograd-min-channels",
         type=int,
         metavar="N",
-        help=f"stride-1 3x3 convs with at least N input and output channels use Winograd F(2x2, 3x3); 0: never "
-        f"(default: {winograd.MIN_CHANNELS}; 0 on scalar and cortex-m targets)",
+        help=f"stride-1 3x3 convs with at least N input and output channels use Winograd F(m x m, 3x3), m = 2 or 4; 0: never "
+        f"(default: {winograd.MIN_CHANNELS}; 0 on cortex-m targets)",
     )
     run_cmd = command("run", command_run, "run a compiled directory or a model on .npy inputs")
     run_cmd.add_argument("--input", "-i", action="append", default=[], help="an input .npy (once per model input)")

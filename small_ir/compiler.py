@@ -67,10 +67,10 @@ def pipeline_spec(
     """
     The pass pipeline for a target, as an xDSL pipeline string (usable with
     small-opt -p). Stride-1 3x3 convs with at least `winograd_min_channels`
-    input and output channels run as Winograd F(2x2, 3x3); 0 turns it off;
+    input and output channels run as Winograd F(m x m, 3x3); 0 turns it off;
     None takes the target's default: off on microcontrollers, whose memory
-    the 16/9 larger filters and the transform buffers would take, and on
-    scalar, whose transform loops take gcc several times longer to compile.
+    the larger filters ((m + 2)^2 / 9 times) and the transform buffers would
+    take.
     """
     spec = target_spec(target)
     if winograd_min_channels is None:
