@@ -97,7 +97,11 @@ class Microkernel(ABC):
 
     @classmethod
     def for_lanes(cls, lanes: int) -> type[Microkernel] | None:
-        """The ISA that lowers a tile of `lanes` lanes: this one, else its narrow one, if the lanes fit."""
+        """
+        The ISA that lowers a tile of `lanes` lanes: this one, else its narrow
+        one (for any multiple of its width, e.g. AVX-512 with c_ob=24 runs as
+        AVX2), else None.
+        """
         for isa in (cls, cls.narrow):
             if isa is not None and lanes % isa.vector_lanes == 0:
                 return isa
@@ -192,15 +196,18 @@ class LowerKernel(ModulePass):
     freestanding: ClassVar[bool] = False
     """Bare-metal targets: the C may use no libc (sets the module attribute `c.freestanding`)."""
 
+    def isas(self) -> list[type[Microkernel]]:
+        return [isa for isa in (self.isa, self.isa.narrow) if isa is not None]
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         kernel_ops = [o for o in op.walk() if o.dialect_name() == "kernel"]
         for tile in (o for o in kernel_ops if isinstance(o, kernel.TileOp)):
             lanes = tile.tile.type.lanes.data
             if self.isa.for_lanes(lanes) is None:
-                widths = " or ".join(str(isa.vector_lanes) for isa in (self.isa, self.isa.narrow) if isa is not None)
+                widths = " or ".join(str(isa.vector_lanes) for isa in self.isas())
                 raise PassFailedException(
                     f"{self.name}: a tile of {lanes} lanes is not a multiple of the {widths}-lane vectors; "
-                    f"choose small-layout{{c_ob=...}} (and narrow_block) as a multiple of {self.isa.vector_lanes}"
+                    f"choose small-layout{{c_ob=...}} (and narrow_block) as a multiple of {widths}"
                 )
         tiles: dict[SSAValue, Tile] = {}
         constants: dict[Block, Constants] = {}
@@ -210,7 +217,7 @@ class LowerKernel(ModulePass):
             lower_op(isa(LoopBuilder.before(kernel_op, constants)), kernel_op, tiles)
         for kernel_op in reversed(kernel_ops):
             Rewriter.erase_op(kernel_op, safe_erase=False)
-        includes = [StringAttr(name) for name in self.isa.includes]
+        includes = [StringAttr(name) for name in dict.fromkeys(name for isa in self.isas() for name in isa.includes)]
         if includes:
             op.attributes["c.includes"] = ArrayAttr(includes)
         if self.freestanding:

@@ -23,22 +23,34 @@ from small_ir.backends.simd import SimdKernel
 TARGET = TargetSpec("rvv", c_ob=16, w_ob=7, vector_bits=128, platform="linux-riscv64", narrow_block=8)
 
 
-def group_intrinsics(suffix: str) -> dict[str, str]:
-    operations = {
-        "load": "vle32_v", "store": "vse32_v", "splat": "vfmv_v_f",
-        "add": "vfadd_vv", "sub": "vfsub_vv", "mul": "vfmul_vv", "max": "vfmax_vv",
-    }  # fmt: skip
-    return {operation: f"__riscv_{name}_{suffix}" for operation, name in operations.items()}
+OPERATIONS = {
+    "load": "vle32_v", "store": "vse32_v", "splat": "vfmv_v_f",
+    "add": "vfadd_vv", "sub": "vfsub_vv", "mul": "vfmul_vv", "max": "vfmax_vv",
+}  # fmt: skip
 
 
 class RvvKernel(SimdKernel):
+    """A register group of LMUL = vector_lanes / 4 (the lanes at VLEN 128) per vector; the rest follows."""
+
     includes = ("riscv_vector.h",)
     vector_lanes = TARGET.c_ob
-    lmul = vector_lanes // 4
-    suffix = f"f32m{lmul}"
-    vector = EmitC_OpaqueType(StringAttr(f"vfloat32m{lmul}_t"))
     fma_takes_scalar = True
-    intrinsics = group_intrinsics(suffix)
+
+    @property
+    def lmul(self) -> int:
+        return self.vector_lanes // 4
+
+    @property
+    def suffix(self) -> str:
+        return f"f32m{self.lmul}"
+
+    @property
+    def vector(self) -> EmitC_OpaqueType:  # type: ignore[override]
+        return EmitC_OpaqueType(StringAttr(f"vfloat32m{self.lmul}_t"))
+
+    @property
+    def intrinsics(self) -> dict[str, str]:  # type: ignore[override]
+        return {operation: f"__riscv_{name}_{self.suffix}" for operation, name in OPERATIONS.items()}
 
     def call(self, intrinsic: str, *args: SSAValue, result: Attribute | None = None) -> SSAValue:
         vl = self.loops.values([self.vector_lanes])[0]
@@ -70,10 +82,6 @@ class RvvNarrowKernel(RvvKernel):
     """The 8-lane tiles of narrow activations: register groups of LMUL = 2."""
 
     vector_lanes = TARGET.narrow_block
-    lmul = vector_lanes // 4
-    suffix = f"f32m{lmul}"
-    vector = EmitC_OpaqueType(StringAttr(f"vfloat32m{lmul}_t"))
-    intrinsics = group_intrinsics(suffix)
 
 
 RvvKernel.narrow = RvvNarrowKernel

@@ -1,7 +1,8 @@
 """
 small-layout: puts every activation in the one shared blocked layout
-`[C / Cb][H][W][Cb]` (Cb = `c_ob`, a target parameter), packs weights at
-compile time and converts layout only at the function's inputs and outputs.
+`[C / Cb][H][W][Cb]` (Cb = `c_ob`, a target parameter; `narrow_block` for
+activations of few channels), packs weights at compile time and converts
+layout only at the function's inputs and outputs.
 
 * intermediate buffers change type, plain -> blocked;
 * each input argument is converted once into a blocked buffer, each output

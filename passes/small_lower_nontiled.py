@@ -28,11 +28,12 @@ from small_ir.loops import Constants, Index, LoopBuilder
 
 @dataclass
 class Channel:
-    """A logical channel index, with its block split when a blocked loop made it."""
+    """A logical channel index, with its split into block and lane when a loop over blocks of `size` made it."""
 
     index: Index
     block: Index | None = None
     lane: Index | None = None
+    size: int = 0
 
 
 def channel_loop(loops: LoopBuilder, channels: int, block: int, body: Callable[[Channel], None]) -> None:
@@ -42,7 +43,7 @@ def channel_loop(loops: LoopBuilder, channels: int, block: int, body: Callable[[
         return
 
     def lanes(cb: Index, count: int) -> None:
-        loops.for_(0, count, lambda ci: body(Channel(loops.add(loops.mul(cb, block), ci), cb, ci)))
+        loops.for_(0, count, lambda ci: body(Channel(loops.add(loops.mul(cb, block), ci), cb, ci, block)))
 
     full, rest = divmod(channels, block)
     loops.for_(0, full, lambda cb: lanes(cb, block))
@@ -53,7 +54,7 @@ def channel_loop(loops: LoopBuilder, channels: int, block: int, body: Callable[[
 def address(loops: LoopBuilder, value: SSAValue, activation: Activation, channel: Channel, h: Index, w: Index) -> list[SSAValue]:
     if activation.block:
         block, lane = channel.block, channel.lane
-        if block is None or lane is None:
+        if block is None or lane is None or channel.size != activation.block:  # split for another block size
             block = loops.insert(arith.DivUIOp(loops.value(channel.index), loops.value(activation.block))).result
             lane = loops.insert(arith.RemUIOp(loops.value(channel.index), loops.value(activation.block))).result
         return loops.values([block, h, w, lane])
@@ -127,7 +128,7 @@ def copy_channels(loops: LoopBuilder, value: SSAValue, part: Activation, output:
     def copy(channel: Channel, h: Index, w: Index) -> None:
         target = Channel(loops.add(channel.index, offset))
         if channel.block is not None and part.block == whole.block and offset % whole.block == 0:  # aligned: no division
-            target = Channel(target.index, loops.add(channel.block, offset // whole.block), channel.lane)
+            target = Channel(target.index, loops.add(channel.block, offset // whole.block), channel.lane, whole.block)
         copy_element(loops, value, address(loops, value, part, channel, h, w), output, address(loops, output, whole, target, h, w))
 
     channel_loop(loops, part.channels, part.block, lambda c: pixel_loops(loops, part, lambda h, w: copy(c, h, w)))

@@ -42,7 +42,7 @@ from small_ir.builder import memref_type
 from small_ir.dialects import kernel, small
 from small_ir.dialects.small import ceil_div
 from small_ir.loops import Constants, Index, LoopBuilder
-from small_ir.weights import add_constant, constant_array
+from small_ir.weights import add_constant, constant_array, shared_constant
 
 
 @dataclass(frozen=True)
@@ -348,7 +348,7 @@ class WinogradNest:
         self.coefficients = None
         if values:
             table = np.repeat(np.array(values, np.float32)[:, None], self.block, axis=1)
-            self.coefficients = add_constant(module, op, table, "wcoef")
+            self.coefficients = shared_constant(module, op, table, f"wcoef{self.f.tile}x{self.block}")
 
     def span(self, tiles: int) -> int:
         """Input pixels under `tiles` adjacent tiles."""
@@ -376,7 +376,7 @@ class WinogradNest:
         loops = self.loops
         loops.for_(0, self.in_blocks, lambda cb: self.gather(cb, ty0, rows))
         loops.for_(0, self.in_blocks, lambda cb: self.transform_input(cb, rows))
-        self.multiply(rows * self.tiles_w)
+        self.multiply()
         if isinstance(ty0, int):
             row_runs = runs(ty0, ty0 + rows, self.output_rows)
         else:  # a strip in the loop: its tiles are whole
@@ -475,7 +475,7 @@ class WinogradNest:
                 row = loops.values([self.coefficient_row[coefficient], 0])
                 loops.insert(kernel.LaneFmaOp(tile, source, loops.values(index), self.coefficients, row))
 
-    def multiply(self, tiles: int) -> None:
+    def multiply(self) -> None:
         loops = self.loops
         full_blocks, rest = divmod(self.op.in_channels, self.block)
 
@@ -498,7 +498,7 @@ class WinogradNest:
                 0,
                 self.f.positions,
                 lambda position: balanced_runs(
-                    tiles, self.w_ob, lambda t, pixels: product(kb, position, t, pixels), loops
+                    self.strip_tiles, self.w_ob, lambda t, pixels: product(kb, position, t, pixels), loops
                 ),
             ),
         )

@@ -2,8 +2,9 @@
 small-winograd: marks the blocked stride-1 3x3 convs that small-tile should
 compute as Winograd F(m x m, 3x3) (see small_ir/winograd.py), with the output
 tile size m as the mark: 4 (4x fewer multiplications) when the layer has at
-least a register tile's worth (W_ob) of 4x4 output tiles to multiply at once,
-else 2 (2.25x fewer). The multiplications are paid for with the input and
+least a register tile's worth (W_ob) of 4x4 output tiles to multiply at once
+and they need fewer multiplications than 2x2 ones (the border cuts tiles
+off), else 2 (2.25x fewer). The multiplications are paid for with the input and
 output transforms and with arena buffers, so it pays off once both channel
 counts are large.
 
@@ -50,11 +51,16 @@ class SmallWinograd(ModulePass):
         return layer.winograd_applies() and min(layer.in_channels, layer.out_channels) >= self.min_channels
 
     def tile(self, layer: small.LayerOp) -> int:
-        """The largest tile whose output tiles fill a register tile (W_ob of them), else the smallest."""
+        """
+        Of the tiles of which the layer has at least a register tile's worth
+        (W_ob), the one with the fewest multiplications (tiles cut off by the
+        border count whole), the smaller on a tie; else the smallest tile.
+        """
         out_h, out_w = layer.out_hw
-        fitting = [
-            m
-            for m in winograd.TRANSFORMS
-            if m <= self.max_tile and ceil_div(out_h, m) * ceil_div(out_w, m) >= layer.w_ob.value.data
-        ]
-        return max(fitting, default=min(winograd.TRANSFORMS))
+
+        def tiles(m: int) -> int:
+            return ceil_div(out_h, m) * ceil_div(out_w, m)
+
+        fitting = [m for m in winograd.TRANSFORMS if m <= self.max_tile and tiles(m) >= layer.w_ob.value.data]
+        multiplications = {m: tiles(m) * winograd.TRANSFORMS[m].positions for m in fitting}
+        return min(fitting, key=lambda m: (multiplications[m], m), default=min(winograd.TRANSFORMS))

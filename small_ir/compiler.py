@@ -77,7 +77,7 @@ def pipeline_spec(
         winograd_min_channels = spec.winograd_min_channels
     if winograd_min_channels < 0:
         raise SmallIRError(f"winograd_min_channels must be >= 0 (0: no Winograd), got {winograd_min_channels}")
-    narrow = f" narrow_block={spec.narrow_block} narrow_w_ob={spec.narrow_w_ob}" if spec.narrow_block else ""
+    narrow = f" narrow_block={spec.narrow_block} narrow_w_ob={w_ob or spec.narrow_w_ob}" if spec.narrow_block else ""  # a given w_ob: every tile
     layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob}{narrow} io_layout={io_layout}}}"
     winograd_pass = [f"small-winograd{{min_channels={winograd_min_channels}}}"] if winograd_min_channels else []
     passes = ["nn-to-small", "small-fuse", layout, *winograd_pass, "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory"]

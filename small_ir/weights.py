@@ -43,8 +43,15 @@ def _unique_name(module: ModuleOp, hint: str) -> str:
 
 def add_constant(module: ModuleOp, user: Operation, array: np.ndarray, hint: str) -> SSAValue:
     """A new global holding `array`, and a `memref.get_global` of it before `user`."""
-    global_op = weight_global(_unique_name(module, hint), np.asarray(array, np.float32))
-    Rewriter.insert_op(global_op, InsertPoint.at_start(module.body.block))
+    return shared_constant(module, user, array, _unique_name(module, hint))
+
+
+def shared_constant(module: ModuleOp, user: Operation, array: np.ndarray, name: str) -> SSAValue:
+    """A `memref.get_global` before `user` of the global `name`, made to hold `array` unless the module has it already."""
+    global_op = next((op for op in module.ops if isinstance(op, memref.GlobalOp) and op.sym_name.data == name), None)
+    if global_op is None:
+        global_op = weight_global(name, np.asarray(array, np.float32))
+        Rewriter.insert_op(global_op, InsertPoint.at_start(module.body.block))
     get = memref.GetGlobalOp(global_op.sym_name.data, global_op.type)
     Rewriter.insert_op(get, InsertPoint.before(user))
     return get.memref

@@ -21,7 +21,7 @@ from small_ir.testing import (
 )
 
 NARROW_SCALAR = (
-    "nn-to-small,small-fuse,small-layout{c_ob=8 w_ob=2 narrow_block=4 narrow_w_ob=3},small-tile{split_k=4},"
+    "nn-to-small,small-fuse,small-layout{c_ob=8 w_ob=2 narrow_block=4 narrow_w_ob=3},small-winograd{min_channels=1},small-tile{split_k=4},"
     "small-lower-nontiled,plan-memory,lower-kernel-to-scalar"
 )
 

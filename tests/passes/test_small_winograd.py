@@ -1,4 +1,4 @@
-"""small-winograd and its lowering in small-tile: Winograd F(2x2, 3x3) against the direct conv."""
+"""small-winograd and its lowering in small-tile: Winograd F(2x2, 3x3) and F(4x4, 3x3) against the direct conv."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from xdsl.utils.exceptions import PassFailedException, VerifyException
 
 import small_ir
 from small_ir import winograd
-from small_ir.backends import targets
 from small_ir.builder import NetworkBuilder
 from small_ir.compiler import run_pipeline
 from small_ir.dialects import small
@@ -51,14 +50,20 @@ def test_every_transform_row_starts_with_a_plus_one():
     assert winograd.coefficients(winograd.F2) == [] and winograd.coefficients(winograd.F4) == [-8, -5, -4, -2, 2, 4, 8]
 
 
-def ran_as_winograd(compiled) -> bool:
-    return "wino0" in compiled.c_source  # the transformed filters
+def planned_tile(module, target: str) -> int | None:
+    """The conv's `winograd` tile after the target's pipeline up to small-winograd (None: a direct conv)."""
+    passes = small_ir.pipeline_spec(target, winograd_min_channels=1).split(",")
+    module = module.clone()
+    run_pipeline(module, ",".join(passes[: passes.index("small-tile{split_k=4}")]))
+    (conv,) = [op for op in module.walk() if isinstance(op, small.LayerOp) and op.kind.data == "conv"]
+    return conv.winograd.value.data if conv.winograd is not None else None
 
 
-def takes_winograd(target: str, in_channels: int, out_channels: int) -> bool:
-    """Whether the conv's input and output have one channel block: both narrow (at most narrow_block channels) or neither."""
-    narrow = targets()[target].narrow_block
-    return (in_channels <= narrow) == (out_channels <= narrow)
+def tile_in_c(compiled) -> int | None:
+    """Which Winograd the C computes: its transformed filters, and F(4x4)'s table of coefficients."""
+    if "wino0" not in compiled.c_source:
+        return None
+    return 4 if "wcoef4x" in compiled.c_source else 2
 
 
 @pytest.mark.parametrize("target", HOST_TARGETS)
@@ -68,7 +73,7 @@ def test_winograd_matches_the_interpreter(target: str, conv):
     module, inputs = conv.module, conv.inputs
     (expected,) = interpret(module, inputs)
     compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
-    assert ran_as_winograd(compiled) == takes_winograd(target, inputs[0].shape[1], expected.shape[1])
+    assert tile_in_c(compiled) == planned_tile(module, target)
     (output,) = compiled.run(*inputs)
     assert_close(output, expected)
 
@@ -80,7 +85,7 @@ def test_winograd_under_sanitizers(target: str, conv):
     module, inputs = conv.module, conv.inputs
     (expected,) = interpret(module, inputs)
     compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
-    assert ran_as_winograd(compiled) == takes_winograd(target, inputs[0].shape[1], expected.shape[1])
+    assert tile_in_c(compiled) == planned_tile(module, target)
     (output,) = compiled.run_sanitized(*inputs)
     assert_close(output, expected)
 
@@ -145,7 +150,8 @@ def test_a_winograd_tile_other_than_2_or_4_does_not_verify():
     ("size", "max_tile", "tile"),
     [
         (8, 4, 4),  # 2x2 tiles of 4x4 fill the w_ob=2 register tile
-        (5, 4, 4),  # 2x2 tiles, the last ones cut off by the border
+        (7, 4, 4),  # 2x2 tiles, the last ones cut off by the border: 4 x 36 multiplications against 16 x 16
+        (5, 4, 2),  # 4 x 36 against 9 x 16 multiplications: a tie goes to the smaller tile
         (4, 4, 2),  # one 4x4 tile is not enough
         (8, 2, 2),
     ],
@@ -175,19 +181,22 @@ def test_min_channels_below_1_is_a_clear_error():
 
 @pytest.mark.parametrize("target", HOST_TARGETS)
 def test_4x4_tiles_under_sanitizers(target: str):
-    """F(4x4, 3x3) with a bias, a residual add and relu; 15x13 so that the border cuts tiles off; 12 -> 20 channels pad the blocks."""
+    """
+    F(4x4, 3x3) with a bias, a residual add and relu; a 30x13 image with
+    asymmetric padding, so that the output's 8 x 4 tiles run in several
+    strips and the border cuts the last row and column of tiles off;
+    12 -> 20 channels pad the blocks.
+    """
     rng = np.random.default_rng(4)
-    net = NetworkBuilder("net", (1, 12, 15, 13), (1, 20, 15, 13))
-    y = net.conv2d(
-        net.relu(net.inputs[0]),  # a network input read by convs only would be one exact block of 12 instead
-        rng.uniform(-1, 1, (20, 12, 3, 3)).astype(np.float32),
-        rng.uniform(-1, 1, 20).astype(np.float32),
-        pads=(1, 1, 1, 1),
-    )
+    out_shape = (1, 20, 31, 13)
+    net = NetworkBuilder("net", (1, 12, 30, 13), out_shape)
+    weight, bias = rng.uniform(-1, 1, (20, 12, 3, 3)).astype(np.float32), rng.uniform(-1, 1, 20).astype(np.float32)
+    # through a relu: a network input read by convs only would be one exact block of 12 instead
+    y = net.conv2d(net.relu(net.inputs[0]), weight, bias, pads=(1, 1, 2, 1))
     module = net.build(net.relu(net.add(y, net.inputs[1])))
-    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 15, 13), (1, 20, 15, 13))]
+    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 30, 13), out_shape)]
     (expected,) = interpret(module, inputs)
     compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
-    assert "wcoef" in compiled.c_source  # the constants of F(4x4, 3x3)'s transforms
+    assert tile_in_c(compiled) == 4
     (output,) = compiled.run_sanitized(*inputs)
     assert_close(output, expected)

@@ -81,7 +81,7 @@ func.func @conv8(%x: memref<1x8x8x4xf32>, %y: memref<1x8x8x4xf32>) {
 
 // F(4x4, 3x3): 36 positions, and the transforms' coefficients other than +-1
 // as a constant table [7][Cb] that FMAs read: T[0][:] = d[4][:] + 4 d[0][:] - 5 d[2][:].
-// F4:      "memref.global"() <{sym_name = "[[COEF:wcoef[0-9]*]]", type = memref<7x4xf32>, initial_value = dense<{{\[\[}}-8.000000e+00, -8.000000e+00, -8.000000e+00, -8.000000e+00], [-5.000000e+00
+// F4:      "memref.global"() <{sym_name = "[[COEF:wcoef4x4]]", type = memref<7x4xf32>, initial_value = dense<{{\[\[}}-8.000000e+00, -8.000000e+00, -8.000000e+00, -8.000000e+00], [-5.000000e+00
 // F4:      "memref.global"() <{sym_name = "wino{{[0-9]+}}", type = memref<36x1x1x4x4xf32>
 // F4-LABEL: func.func @conv8(
 // F4:      %[[X:[0-9]+]] = memref.alloc() : memref<1x6x10x4xf32>
