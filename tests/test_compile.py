@@ -98,8 +98,11 @@ def test_every_pass_preserves_semantics_in_the_interpreter(case: LayerCase):
 
 def test_compile_reports_arena_and_macs():
     module, _ = tiny_cnn.build()
-    compiled = small_ir.compile(module, target="scalar", name="net")
+    compiled = small_ir.compile(module, target="scalar", name="net", winograd_min_channels=0)
     assert compiled.macs == 1_324_272
-    assert 0 < compiled.arena_bytes <= 2 * 16 * 16 * 16 * 4 * 2
+    assert 0 < compiled.arena_bytes <= 2 * 16 * 16 * 16 * 4 * 2  # direct convs: a few activations of at most 16x16x16
+    with_winograd = small_ir.compile(module, target="scalar", name="net")
+    assert with_winograd.macs == compiled.macs  # the network's MACs, however they are computed
+    assert with_winograd.arena_bytes > compiled.arena_bytes  # the Winograd buffers live in the arena too
     assert "void net_run(const float *input0, float *output0);" in compiled.header
     assert "#define NET_ARENA_BYTES" in compiled.header
