@@ -476,6 +476,7 @@ class WinogradNest:
                 loops.insert(kernel.LaneFmaOp(tile, source, loops.values(index), self.coefficients, row))
 
     def multiply(self) -> None:
+        """M[kb][position] = V[position] U[position][kb], for every output block and position, W_ob tiles at a time."""
         loops = self.loops
         full_blocks, rest = divmod(self.op.in_channels, self.block)
 
@@ -491,17 +492,10 @@ class WinogradNest:
             loops.for_(0, rest, lambda ci: channel(full_blocks, ci))
             loops.insert(kernel.StoreOp(tile, self.m, loops.values([kb, position, t, 0])))
 
-        loops.for_(
-            0,
-            self.out_blocks,
-            lambda kb: loops.for_(
-                0,
-                self.f.positions,
-                lambda position: balanced_runs(
-                    self.strip_tiles, self.w_ob, lambda t, pixels: product(kb, position, t, pixels), loops
-                ),
-            ),
-        )
+        def position(kb: Index, p: Index) -> None:
+            balanced_runs(self.strip_tiles, self.w_ob, lambda t, pixels: product(kb, p, t, pixels), loops)
+
+        loops.for_(0, self.out_blocks, lambda kb: loops.for_(0, self.f.positions, lambda p: position(kb, p)))
 
     def output_tile(self, kb: Index, ty0: Index, ty: Index, tx: Index, rows: tuple, columns: tuple) -> None:
         """y = A^T M A (+ bias, epilogue) for output tile (ty, tx), its pixels in `rows` x `columns`:

@@ -18,7 +18,9 @@ the outputs.
   `"nn-to-small,canonicalize"` (xDSL's passes and `small_ir.passes`). Returns
   the transformed clone; the caller's module is never modified.
 * `single_layer_module(case)` builds the one-layer `nn` module of a
-  `small_ir.strategies.LayerCase`: `func.func @net(inputs..., output)`.
+  `small_ir.strategies.LayerCase`: `func.func @net(inputs..., output)`;
+  `expressible_layer_module(case)`, the same in a hypothesis test, rejects
+  the layers nn cannot express (softmax off the channel axis, ...).
 
 For example, to check a pass on random layers:
 
@@ -50,7 +52,7 @@ from small_ir.context import make_context
 from small_ir.interpreter import make_interpreter, numpy_view, shaped_array_from_numpy
 from small_ir.strategies import LayerCase
 
-__all__ = ["assert_pipeline_preserves_semantics", "interpret", "single_layer_module"]
+__all__ = ["assert_pipeline_preserves_semantics", "expressible_layer_module", "interpret", "single_layer_module"]
 
 
 def _function(module: ModuleOp, name: str | None) -> func.FuncOp:
@@ -192,6 +194,16 @@ def single_layer_module(case: LayerCase) -> ModuleOp:
     module = net.build(net.layer(case.op, net.inputs, params))
     module.verify()
     return module
+
+
+def expressible_layer_module(case: LayerCase) -> ModuleOp:
+    """`single_layer_module(case)` inside a hypothesis test: a layer nn cannot express rejects the example."""
+    from hypothesis import reject
+
+    try:
+        return single_layer_module(case)
+    except VerifyException:
+        reject()
 
 
 def target_params(only: Sequence[str] | None = None, emulated: bool = False) -> list:

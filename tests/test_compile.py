@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis.control import reject
-from xdsl.utils.exceptions import VerifyException
 
 import small_ir
 from small_ir.strategies import LayerCase, layer_cases, network_chains
-from small_ir.testing import assert_close, assert_pipeline_preserves_semantics, single_layer_module, target_params
+from small_ir.testing import (
+    assert_close,
+    assert_pipeline_preserves_semantics,
+    expressible_layer_module,
+    target_params,
+)
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
 import tiny_cnn  # noqa: E402
@@ -22,18 +25,11 @@ HOST_TARGETS = target_params()
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def module_for(case: LayerCase):
-    try:
-        return single_layer_module(case)
-    except VerifyException:
-        reject()  # layers nn does not express (softmax off the channel axis, ...)
-
-
 @pytest.mark.parametrize("target", HOST_TARGETS)
 @SETTINGS
 @given(case=layer_cases(max_channels=40, max_size=14, max_filter=5))
 def test_single_layer_c_matches_reference(target: str, case: LayerCase):
-    module = module_for(case)
+    module = expressible_layer_module(case)
     inputs = case.random_inputs(np.random.default_rng(0))
     (output,) = small_ir.compile(module, target=target).run(*inputs)
     assert_close(output, case.reference(*inputs))
@@ -44,7 +40,7 @@ def test_single_layer_c_matches_reference(target: str, case: LayerCase):
 @given(case=layer_cases(max_channels=20, max_size=9, max_filter=5))
 def test_single_layer_under_sanitizers(target: str, case: LayerCase):
     """-Wall -Wextra -Werror, AddressSanitizer and UBSan on random layers: odd sizes probe the border tiles."""
-    module = module_for(case)
+    module = expressible_layer_module(case)
     inputs = case.random_inputs(np.random.default_rng(0))
     (output,) = small_ir.compile(module, target=target).run_sanitized(*inputs)
     assert_close(output, case.reference(*inputs))
@@ -55,7 +51,7 @@ def test_single_layer_under_sanitizers(target: str, case: LayerCase):
 @given(case=layer_cases(max_channels=20, max_size=9, max_filter=3))
 def test_nhwc_io_layout(target: str, case: LayerCase):
     """io_layout=nhwc: 4-D inputs and outputs are 1xHxWxC at the C boundary, the same computation inside."""
-    module = module_for(case)
+    module = expressible_layer_module(case)
     inputs = case.random_inputs(np.random.default_rng(0))
     compiled = small_ir.compile(module, target=target, io_layout="nhwc")
     to_nhwc = lambda x: x.transpose(0, 2, 3, 1) if x.ndim == 4 else x  # noqa: E731
@@ -90,7 +86,7 @@ def test_tiny_cnn_under_sanitizers(target: str):
 @given(case=layer_cases(max_channels=5, max_size=6, max_filter=3))
 def test_every_pass_preserves_semantics_in_the_interpreter(case: LayerCase):
     """The whole pipeline down to scalar kernels, interpreted after each pass (tiny blocking: c_ob=4, w_ob=2)."""
-    module = module_for(case)
+    module = expressible_layer_module(case)
     inputs = case.random_inputs(np.random.default_rng(0))
     pipeline = small_ir.pipeline_spec("scalar", c_ob=4, w_ob=2)
     assert_pipeline_preserves_semantics(module, pipeline, inputs, [case.reference(*inputs)])

@@ -66,28 +66,27 @@ def tile_in_c(compiled) -> int | None:
     return 4 if "wcoef4x" in compiled.c_source else 2
 
 
+def check_forced_winograd(target: str, conv, sanitized: bool = False) -> None:
+    """The conv compiled with Winograd wherever it applies: the tile the pass chose, and the interpreter's outputs."""
+    (expected,) = interpret(conv.module, conv.inputs)
+    compiled = small_ir.compile(conv.module, target=target, winograd_min_channels=1)
+    assert tile_in_c(compiled) == planned_tile(conv.module, target)
+    (output,) = (compiled.run_sanitized if sanitized else compiled.run)(*conv.inputs)
+    assert_close(output, expected)
+
+
 @pytest.mark.parametrize("target", HOST_TARGETS)
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conv=winograd_convs())
 def test_winograd_matches_the_interpreter(target: str, conv):
-    module, inputs = conv.module, conv.inputs
-    (expected,) = interpret(module, inputs)
-    compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
-    assert tile_in_c(compiled) == planned_tile(module, target)
-    (output,) = compiled.run(*inputs)
-    assert_close(output, expected)
+    check_forced_winograd(target, conv)
 
 
 @pytest.mark.parametrize("target", HOST_TARGETS)
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conv=winograd_convs(max_channels=12, max_size=10))
 def test_winograd_under_sanitizers(target: str, conv):
-    module, inputs = conv.module, conv.inputs
-    (expected,) = interpret(module, inputs)
-    compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
-    assert tile_in_c(compiled) == planned_tile(module, target)
-    (output,) = compiled.run_sanitized(*inputs)
-    assert_close(output, expected)
+    check_forced_winograd(target, conv, sanitized=True)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
