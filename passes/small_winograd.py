@@ -2,9 +2,9 @@
 small-winograd: marks the blocked stride-1 3x3 convs that small-tile should
 compute as Winograd F(m x m, 3x3) (see small_ir/winograd.py), with the output
 tile size m as the mark: 4 (4x fewer multiplications) when the layer has at
-least a register tile's worth (W_ob) of 4x4 output tiles to multiply at once
-and they need fewer multiplications than 2x2 ones (the border cuts tiles
-off), else 2 (2.25x fewer). The multiplications are paid for with the input and
+least `min_tiles` 4x4 output tiles to multiply at once and they need fewer
+multiplications than 2x2 ones (the border cuts tiles off), else 2 (2.25x
+fewer). The multiplications are paid for with the input and
 output transforms and with arena buffers, so it pays off once both channel
 counts are large.
 
@@ -36,9 +36,18 @@ class SmallWinograd(ModulePass):
     max_tile: int = 4
     """The largest output tile m: 4, or 2 for F(2x2, 3x3) only."""
 
+    min_tiles: int = 4
+    """
+    A tile m only for layers with at least this many m x m output tiles: the
+    matrix products multiply them at once, one FMA chain per tile and vector
+    of C_ob, and 4 chains keep an FMA unit with a latency of 4 busy.
+    """
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.min_channels < 1:
             raise PassFailedException(f"small-winograd: min_channels must be >= 1, got {self.min_channels}")
+        if self.min_tiles < 1:
+            raise PassFailedException(f"small-winograd: min_tiles must be >= 1, got {self.min_tiles}")
         if self.max_tile not in winograd.TRANSFORMS:
             raise PassFailedException(
                 f"small-winograd: max_tile must be one of {', '.join(map(str, winograd.TRANSFORMS))}, got {self.max_tile}"
@@ -52,15 +61,15 @@ class SmallWinograd(ModulePass):
 
     def tile(self, layer: small.LayerOp) -> int:
         """
-        Of the tiles of which the layer has at least a register tile's worth
-        (W_ob), the one with the fewest multiplications (tiles cut off by the
-        border count whole), the smaller on a tie; else the smallest tile.
+        Of the tiles of which the layer has at least `min_tiles`, the one with
+        the fewest multiplications (tiles cut off by the border count whole),
+        the smaller on a tie; else the smallest tile.
         """
         out_h, out_w = layer.out_hw
 
         def tiles(m: int) -> int:
             return ceil_div(out_h, m) * ceil_div(out_w, m)
 
-        fitting = [m for m in winograd.TRANSFORMS if m <= self.max_tile and tiles(m) >= layer.w_ob.value.data]
+        fitting = [m for m in winograd.TRANSFORMS if m <= self.max_tile and tiles(m) >= self.min_tiles]
         multiplications = {m: tiles(m) * winograd.TRANSFORMS[m].positions for m in fitting}
         return min(fitting, key=lambda m: (multiplications[m], m), default=min(winograd.TRANSFORMS))

@@ -146,21 +146,24 @@ def test_a_winograd_tile_other_than_2_or_4_does_not_verify():
 
 
 @pytest.mark.parametrize(
-    ("size", "max_tile", "tile"),
+    ("size", "options", "tile"),
     [
-        (8, 4, 4),  # 2x2 tiles of 4x4 fill the w_ob=2 register tile
-        (7, 4, 4),  # 2x2 tiles, the last ones cut off by the border: 4 x 36 multiplications against 16 x 16
-        (5, 4, 2),  # 4 x 36 against 9 x 16 multiplications: a tie goes to the smaller tile
-        (4, 4, 2),  # one 4x4 tile is not enough
-        (8, 2, 2),
+        (8, "", 4),  # 2x2 tiles of 4x4: min_tiles=4 of them
+        (7, "", 4),  # 2x2 tiles, the last ones cut off by the border: 4 x 36 multiplications against 16 x 16
+        (5, "", 2),  # 4 x 36 against 9 x 16 multiplications: a tie goes to the smaller tile
+        (4, "", 2),  # one 4x4 tile is not enough
+        (8, "max_tile=2", 2),
+        (8, "min_tiles=5", 2),
+        (4, "min_tiles=1", 4),  # 1 x 36 against 4 x 16 multiplications
+        (12, "min_tiles=9", 4),
+        (12, "min_tiles=10", 2),
     ],
 )
-def test_the_pass_takes_4x4_tiles_when_they_fill_a_register_tile(size: int, max_tile: int, tile: int):
+def test_the_pass_takes_4x4_tiles_when_there_are_enough_of_them(size: int, options: str, tile: int):
     net = NetworkBuilder("net", (1, 16, size, size))
     module = net.build(net.conv2d(net.input, np.ones((16, 16, 3, 3), np.float32), pads=(1, 1, 1, 1)))
     run_pipeline(
-        module,
-        f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 max_tile={max_tile}}}",
+        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 {options}}}"
     )
     (layer,) = [op for op in module.walk() if isinstance(op, small.LayerOp)]
     assert layer.winograd.value.data == tile
@@ -170,6 +173,13 @@ def test_max_tile_other_than_2_or_4_is_a_clear_error():
     with pytest.raises(PassFailedException, match="max_tile must be one of 2, 4, got 3"):
         run_pipeline(
             conv_module(16, 16), "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{max_tile=3}"
+        )
+
+
+def test_min_tiles_below_1_is_a_clear_error():
+    with pytest.raises(PassFailedException, match="min_tiles must be >= 1, got 0"):
+        run_pipeline(
+            conv_module(16, 16), "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{min_tiles=0}"
         )
 
 

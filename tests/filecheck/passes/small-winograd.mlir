@@ -6,8 +6,8 @@
 
 // A 4->4 channel 3x3 conv on a 4x4 image, padded by 1: 2x2 output tiles of
 // 2x2 pixels, computed as Winograd F(2x2, 3x3) with C_ob = 4, W_ob = 2 (one
-// 4x4 tile would not fill the register tile of 2). On an 8x8 image, 2x2 tiles
-// of 4x4 pixels do: F(4x4, 3x3).
+// 4x4 tile is fewer than min_tiles = 4). On an 8x8 image, 2x2 tiles of 4x4
+// pixels are enough: F(4x4, 3x3).
 
 "memref.global"() <{sym_name = "w", type = memref<1x1x3x3x4x4xf32>, initial_value = dense<0.5> : tensor<1x1x3x3x4x4xf32>, sym_visibility = "private", constant}> : () -> ()
 "memref.global"() <{sym_name = "b", type = memref<1x4xf32>, initial_value = dense<0.25> : tensor<1x4xf32>, sym_visibility = "private", constant}> : () -> ()
