@@ -137,7 +137,12 @@ class Microkernel(ABC):
     @abstractmethod
     def sigmoid(self, tile: Tile) -> None: ...
     @abstractmethod
-    def add_tile(self, destination: Tile, source: Tile) -> None: ...
+    def copy_tile(self, destination: Tile, source: Tile, scale: float) -> None:
+        """destination = scale * source."""
+
+    @abstractmethod
+    def add_tile(self, destination: Tile, source: Tile, scale: float) -> None:
+        """destination += scale * source."""
 
 
 def scalar_sigmoid(loops: LoopBuilder, x: SSAValue) -> SSAValue:
@@ -181,8 +186,9 @@ def lower_op(isa: Microkernel, op: Operation, tiles: dict[SSAValue, Tile]) -> No
         tile_type = op.tile.type
         tiles[op.tile] = Tile(isa.declare(tile_type.pixels.data, tile_type.lanes.data), tile_type.pixels.data, tile_type.lanes.data)
         return
-    if isinstance(op, kernel.AddTileOp):
-        isa.add_tile(tiles[op.destination], tiles[op.source])
+    if isinstance(op, kernel.CopyTileOp | kernel.AddTileOp):
+        update = isa.copy_tile if isinstance(op, kernel.CopyTileOp) else isa.add_tile
+        update(tiles[op.destination], tiles[op.source], op.scale.value.data)
         return
     LOWERINGS[type(op)](isa, tiles[op.operands[0]], op)
 

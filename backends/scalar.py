@@ -102,10 +102,22 @@ class ScalarKernel(Microkernel):
 
         self.each(tile, lambda p, c: self.update(tile, p, c, activate))
 
-    def add_tile(self, destination: Tile, source: Tile) -> None:
+    def copy_tile(self, destination: Tile, source: Tile, scale: float) -> None:
+        def copy(p: Index, c: Index) -> None:
+            value = self.get(source.storage, [p, c])
+            if scale != 1:
+                value = self.loops.insert(arith.MulfOp(value, self.loops.f32(scale))).result
+            self.put(value, destination.storage, [p, c])
+
+        self.each(destination, copy)
+
+    def add_tile(self, destination: Tile, source: Tile, scale: float) -> None:
         def add(p: Index, c: Index) -> None:
-            partial = self.get(source.storage, [p, c])
-            self.update(destination, p, c, lambda acc: self.loops.insert(arith.AddfOp(acc, partial)).result)
+            value = self.get(source.storage, [p, c])
+            if abs(scale) != 1:
+                value = self.loops.insert(arith.MulfOp(value, self.loops.f32(scale))).result
+            operation = arith.SubfOp if scale == -1 else arith.AddfOp
+            self.update(destination, p, c, lambda acc: self.loops.insert(operation(acc, value)).result)
 
         self.each(destination, add)
 

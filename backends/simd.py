@@ -145,9 +145,21 @@ class SimdKernel(Microkernel):
             value = self.get(tile, p, j)
             self.put(tile, p, j, self.select_nonnegative(value, self.call("mul", value, slope)))
 
-    def add_tile(self, destination: Tile, source: Tile) -> None:
+    def copy_tile(self, destination: Tile, source: Tile, scale: float) -> None:
+        factor = None if scale == 1 else self.splat(scale)
         for p, j in self.each(destination):
-            self.put(destination, p, j, self.call("add", self.get(destination, p, j), self.get(source, p, j)))
+            value = self.get(source, p, j)
+            self.put(destination, p, j, value if factor is None else self.call("mul", value, factor))
+
+    def add_tile(self, destination: Tile, source: Tile, scale: float) -> None:
+        factor = None if abs(scale) == 1 else self.loops.f32(scale) if self.fma_takes_scalar else self.splat(scale)
+        for p, j in self.each(destination):
+            accumulator, value = self.get(destination, p, j), self.get(source, p, j)
+            if factor is None:
+                updated = self.call("add" if scale == 1 else "sub", accumulator, value)
+            else:
+                updated = self.multiply_add(accumulator, factor, value)
+            self.put(destination, p, j, updated)
 
     def sigmoid(self, tile: Tile) -> None:
         """No vector exp: each vector goes through a small buffer and scalar expf."""

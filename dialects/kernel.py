@@ -371,25 +371,44 @@ class LeakyOp(IRDLOperation):
         super().__init__(operands=[tile], properties={"alpha": FloatAttr(alpha, f32)})
 
 
-@irdl_op_definition
-class AddTileOp(IRDLOperation):
-    """
-    destination += source, two tiles of one type (partial sums of a split reduction).
+class _TileTileOp(IRDLOperation):
+    """An update of one tile from another of the same type, times a constant."""
 
-        kernel.add_tile %t, %partial : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
-    """
-
-    name = "kernel.add_tile"
     destination = operand_def(TileType)
     source = operand_def(TileType)
+    scale = prop_def(FloatAttr[Float32Type], default_value=FloatAttr(1.0, f32))
+    irdl_options = (ParsePropInAttrDict(),)
     assembly_format = "$destination `,` $source attr-dict `:` type($destination) `,` type($source)"
 
-    def __init__(self, destination: SSAValue, source: SSAValue):
-        super().__init__(operands=[destination, source])
+    def __init__(self, destination: SSAValue, source: SSAValue, scale: float = 1.0):
+        super().__init__(operands=[destination, source], properties={"scale": FloatAttr(scale, f32)})
 
     def verify_(self) -> None:
         if self.destination.type != self.source.type:
-            raise VerifyException(f"kernel.add_tile: tiles {self.destination.type} and {self.source.type} differ")
+            raise VerifyException(f"{self.name}: tiles {self.destination.type} and {self.source.type} differ")
+
+
+@irdl_op_definition
+class CopyTileOp(_TileTileOp):
+    """
+    destination = scale * source (a sum of a Winograd transform, see small_ir/winograd.py).
+
+        kernel.copy_tile %t, %u {scale = -2.0 : f32} : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+    """
+
+    name = "kernel.copy_tile"
+
+
+@irdl_op_definition
+class AddTileOp(_TileTileOp):
+    """
+    destination += scale * source (partial sums of a split reduction; Winograd transforms).
+
+        kernel.add_tile %t, %partial : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+        kernel.add_tile %t, %u {scale = 4.0 : f32} : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+    """
+
+    name = "kernel.add_tile"
 
 
 @irdl_op_definition
@@ -425,6 +444,7 @@ Kernel = Dialect(
         ClampOp,
         LeakyOp,
         SigmoidOp,
+        CopyTileOp,
         AddTileOp,
         StoreOp,
     ],

@@ -25,10 +25,9 @@ A `winograd` conv is lowered by WinogradNest instead (below).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import ModuleOp, i64
@@ -42,7 +41,7 @@ from small_ir.builder import memref_type
 from small_ir.dialects import kernel, small
 from small_ir.dialects.small import ceil_div
 from small_ir.loops import Constants, Index, LoopBuilder
-from small_ir.weights import add_constant, constant_array, shared_constant
+from small_ir.weights import add_constant, constant_array
 
 
 @dataclass(frozen=True)
@@ -342,13 +341,9 @@ class WinogradNest:
         self.m = self.buffer((self.out_blocks, positions, self.strip_tiles, self.block))
         self.t = self.buffer((window, window, self.block))
         self.s = self.buffer((self.f.tile, window, self.block))
-        self.u = add_constant(module, op, self.f.transform_filters(constant_array(op.weights, op)), "wino")
-        values = winograd.coefficients(self.f)
-        self.coefficient_row = {value: row for row, value in enumerate(values)}
-        self.coefficients = None
-        if values:
-            table = np.repeat(np.array(values, np.float32)[:, None], self.block, axis=1)
-            self.coefficients = shared_constant(module, op, table, f"wcoef{self.f.tile}x{self.block}")
+        m = self.f.tile
+        self.u = add_constant(module, op, self.f.transform_filters(constant_array(op.weights, op)), f"wino{m}x{m}_")
+        self.b_t, self.a_t = winograd.program(self.f.b_t), winograd.program(self.f.a_t)
 
     def span(self, tiles: int) -> int:
         """Input pixels under `tiles` adjacent tiles."""
@@ -436,44 +431,37 @@ class WinogradNest:
 
             def column(b: Index) -> None:  # T[i][b] = sum over a of B^T[i][a] X[top + a][left + b]
                 x_column = loops.add(left, b)
-                for i in range(f.window):
-                    addends = [(c, [cb, loops.add(top, a), x_column, 0]) for c, a in winograd.row_terms(f.b_t, i)]
-                    self.pixel(self.x, addends, self.t, [i, b, 0])
+                window = self.evaluate(self.b_t, range(f.window), self.x, lambda a: [cb, loops.add(top, a), x_column, 0])
+                for i, value in enumerate(window):
+                    loops.insert(kernel.StoreOp(value, self.t, loops.values([i, b, 0])))
 
             def row(i: Index) -> None:  # V[i][j] = sum over b of B^T[j][b] T[i][b]
                 first_position = loops.mul(i, f.window)
-                for j in range(f.window):
-                    addends = [(c, [i, b, 0]) for c, b in winograd.row_terms(f.b_t, j)]
-                    self.pixel(self.t, addends, self.v, [cb, loops.add(first_position, j), t, 0])
+                window = self.evaluate(self.b_t, range(f.window), self.t, lambda b: [i, b, 0])
+                for j, value in enumerate(window):
+                    loops.insert(kernel.StoreOp(value, self.v, loops.values([cb, loops.add(first_position, j), t, 0])))
 
             loops.for_(0, f.window, column)
             loops.for_(0, f.window, row)
 
         loops.for_(0, rows, lambda ty: loops.for_(0, self.tiles_w, lambda tx: transform(ty, tx)))
 
-    def pixel(self, source: SSAValue, addends: list, target: SSAValue, target_index: list) -> None:
-        """target[target_index] = sum of coefficient * source[index] over (coefficient, index), on a 1-pixel tile."""
-        loops = self.loops
-        tile = loops.insert(kernel.TileOp(1, self.block)).tile
-        self.combine(tile, source, addends)
-        loops.insert(kernel.StoreOp(tile, target, loops.values(target_index)))
-
-    def combine(self, tile: SSAValue, source: SSAValue, addends: list, bias_block: Index | None = None) -> None:
-        """tile = (the bias of block `bias_block`, else the first addend) + coefficient * source[index] for each other addend."""
-        loops = self.loops
-        if bias_block is not None:
-            loops.insert(kernel.BroadcastOp(tile, self.op.bias, loops.values([bias_block, 0])))
-        else:
-            (first, index), *addends = addends
-            assert first == 1, "every transform row holds a +1 (see small_ir/winograd.py)"
-            loops.insert(kernel.LoadOp(tile, source, loops.values(index)))
-        for coefficient, index in addends:
-            if abs(coefficient) == 1:
-                update = kernel.AddOp if coefficient > 0 else kernel.SubOp
-                loops.insert(update(tile, source, loops.values(index)))
-            else:
-                row = loops.values([self.coefficient_row[coefficient], 0])
-                loops.insert(kernel.LaneFmaOp(tile, source, loops.values(index), self.coefficients, row))
+    def evaluate(self, program: winograd.Program, rows: Sequence[int], source: SSAValue, index: Callable[[int], list]) -> list[SSAValue]:
+        """
+        `rows` of program x, with x[k] = source[index(k)]: 1-pixel tiles. Loads
+        the inputs these rows take, then their sums, one tile each.
+        """
+        loops, values = self.loops, {}
+        for value in sorted(program.needed(rows)):
+            tile = values[value] = loops.insert(kernel.TileOp(1, self.block)).tile
+            if value < program.inputs:
+                loops.insert(kernel.LoadOp(tile, source, loops.values(index(value))))
+                continue
+            (first_coefficient, first), *terms = program.sums[value - program.inputs]
+            loops.insert(kernel.CopyTileOp(tile, values[first], first_coefficient))
+            for coefficient, term in terms:
+                loops.insert(kernel.AddTileOp(tile, values[term], coefficient))
+        return [values[program.outputs[row]] for row in rows]
 
     def multiply(self) -> None:
         """M[kb][position] = V[position] U[position][kb], for every output block and position, W_ob tiles at a time."""
@@ -504,16 +492,20 @@ class WinogradNest:
         t = loops.add(loops.mul(loops.sub(ty, ty0), self.tiles_w), tx)
 
         def column(b: Index) -> None:  # S[r][b] = sum over i of A^T[r][i] M[i][b]
-            for r in rows:
-                addends = [(c, [kb, loops.add(b, i * f.window), t, 0]) for c, i in winograd.row_terms(f.a_t, r)]
-                self.pixel(self.m, addends, self.s, [r, b, 0])
+            window = self.evaluate(self.a_t, rows, self.m, lambda i: [kb, loops.add(b, i * f.window), t, 0])
+            for r, value in zip(rows, window):
+                loops.insert(kernel.StoreOp(value, self.s, loops.values([r, b, 0])))
 
         def row(r: Index) -> None:  # y[r][c] = bias + sum over b of A^T[c][b] S[r][b], then the epilogue
             oh = loops.add(loops.mul(ty, f.tile), r)
-            for c in columns:
+            window = self.evaluate(self.a_t, columns, self.s, lambda b: [r, b, 0])
+            for c, value in zip(columns, window):
                 tile = loops.insert(kernel.TileOp(1, self.block)).tile
-                addends = [(coefficient, [r, b, 0]) for coefficient, b in winograd.row_terms(f.a_t, c)]
-                self.combine(tile, self.s, addends, kb if op.bias is not None else None)
+                if op.bias is None:
+                    loops.insert(kernel.CopyTileOp(tile, value))
+                else:
+                    loops.insert(kernel.BroadcastOp(tile, op.bias, loops.values([kb, 0])))
+                    loops.insert(kernel.AddTileOp(tile, value))
                 store(loops, op, tile, [kb, oh, loops.add(loops.mul(tx, f.tile), c), 0])
 
         loops.for_(0, f.window, column)

@@ -552,10 +552,16 @@ class KernelFunctions(InterpreterFunctions):
         tile -= numpy_view(array)[_tile_window(op, tile, array, indices)]
         return ()
 
+    @impl(kernel.CopyTileOp)
+    def run_copy_tile(self, interpreter: Interpreter, op: kernel.CopyTileOp, args: PythonValues):
+        destination, source = args
+        destination[...] = np.float32(op.scale.value.data) * source
+        return ()
+
     @impl(kernel.AddTileOp)
     def run_add_tile(self, interpreter: Interpreter, op: kernel.AddTileOp, args: PythonValues):
         destination, source = args
-        destination += source
+        destination += np.float32(op.scale.value.data) * source
         return ()
 
     @impl(kernel.SigmoidOp)

@@ -7,15 +7,17 @@ of a 3x3 conv from an (m + 2) x (m + 2) input tile d,
 with (m + 2)^2 multiplications per channel pair instead of 9 m^2: 2.25x fewer
 for F(2x2, 3x3), 4x fewer for F(4x4, 3x3). The filter transform U = G g G^T
 runs at compile time. small-tile computes the input and output transforms
-one matrix at a time (B^T d, then (B^T d) B; A^T M, then (A^T M) A), as
-sums of rows whose coefficients are +-1 (adds and subtracts) or small
-integers (FMAs by a constant); every row below holds a +1 to start from.
-small-tile copies each input window into a zero-padded buffer first, so the
-sums never leave out a pixel.
+one matrix at a time (B^T d, then (B^T d) B; A^T M, then (A^T M) A), as the
+`Program` of the matrix on vectors in registers: adds and subtracts for the
+coefficients +-1, FMAs by a constant for the others. small-tile copies each
+input window into a zero-padded buffer first, so the sums never leave out a
+pixel.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,16 +94,95 @@ F4 = Transform(
 TRANSFORMS = {transform.tile: transform for transform in (F2, F4)}
 
 Term = tuple[float, int]
-"""coefficient, index: one addend of a row of a transform matrix."""
+"""coefficient, value: one addend of a sum in a `Program`."""
 
 
-def row_terms(matrix: np.ndarray, row: int) -> list[Term]:
-    """The nonzero coefficients of `row` with their column indices, a +1 first."""
-    found = [(float(coefficient), index) for index, coefficient in enumerate(matrix[row]) if coefficient]
-    return sorted(found, key=lambda term: term[0] != 1)
+@dataclass(frozen=True)
+class Program:
+    """
+    y = matrix x as straight-line code, one vector per element: the values
+    are the inputs x, then the sums in order, each over earlier values. Rows
+    that differ only in the sign of their odd terms share those terms' sums
+    (B^T: 4 d0 + ... and the pairs of points +-1 and +-2), and so do columns
+    equal up to sign (A^T: m1 +- m2 and m3 +- m4): F(4x4)'s B^T takes 12
+    adds and FMAs instead of 16, its A^T 10 instead of 13.
+    """
+
+    inputs: int
+    sums: tuple[tuple[Term, ...], ...]
+    """Sum k is value inputs + k; its first term has coefficient 1 where it has one."""
+    outputs: tuple[int, ...]
+    """The value of each row of y."""
+
+    def needed(self, rows: Sequence[int]) -> set[int]:
+        """The values that `rows` of y take."""
+        found: set[int] = set()
+        pending = [self.outputs[row] for row in rows]
+        while pending:
+            value = pending.pop()
+            if value not in found:
+                found.add(value)
+                if value >= self.inputs:
+                    pending += [term for _, term in self.sums[value - self.inputs]]
+        return found
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        values = list(x)
+        for terms in self.sums:
+            values.append(sum(coefficient * values[value] for coefficient, value in terms))
+        return np.array([values[value] for value in self.outputs])
 
 
-def coefficients(transform: Transform) -> list[float]:
-    """The coefficients of the transforms that are not +-1: the constants their FMAs multiply by."""
-    values = {float(c) for matrix in (transform.b_t, transform.a_t) for c in matrix.flat if c and abs(c) != 1}
-    return sorted(values)
+class _ProgramBuilder:
+    def __init__(self, inputs: int):
+        self.inputs = inputs
+        self.sums: list[tuple[Term, ...]] = []
+
+    def value(self, terms: Sequence[Term]) -> int:
+        """The value of sum(terms): an input as it is, or a sum (made once)."""
+        terms = tuple(sorted(terms, key=lambda term: term[0] != 1))
+        if len(terms) == 1 and terms[0][0] == 1:
+            return terms[0][1]
+        if terms not in self.sums:
+            self.sums.append(terms)
+        return self.inputs + self.sums.index(terms)
+
+    def factored(self, terms: Sequence[Term]) -> Term:
+        """(factor, value) with factor * value = sum(terms); terms of one magnitude a give a sum of +-1s, factor +a if it can."""
+        if len(terms) == 1 or len({abs(c) for c, _ in terms}) > 1:
+            return (1.0, self.value(terms)) if len(terms) > 1 else terms[0]
+        factor = max(c for c, _ in terms)
+        return factor, self.value([(c / factor, v) for c, v in terms])
+
+
+def program(matrix: np.ndarray) -> Program:
+    """Straight-line code for `matrix` (see `Program`)."""
+    rows, inputs = matrix.shape
+    builder = _ProgramBuilder(inputs)
+    terms = [{k: float(c) for k, c in enumerate(matrix[r]) if c} for r in range(rows)]
+    # Columns equal up to sign: their sum and difference, once.
+    for k1, k2 in itertools.combinations(range(inputs), 2):
+        if any(k1 not in row or k2 not in row or abs(row[k1]) != abs(row[k2]) for row in terms if k1 in row or k2 in row):
+            continue
+        for row in terms:
+            if k1 in row:
+                c1, c2 = row.pop(k1), row.pop(k2)
+                row[builder.value([(1.0, k1), (c2 / c1, k2)])] = c1
+    # Rows equal up to the sign of some terms: E + O and E - O.
+    outputs: dict[int, int] = {}
+    for i, j in itertools.combinations(range(rows), 2):
+        if i in outputs or j in outputs or terms[i].keys() != terms[j].keys():
+            continue
+        if any(abs(terms[i][k]) != abs(terms[j][k]) for k in terms[i]):
+            continue
+        same = [(c, k) for k, c in terms[i].items() if terms[j][k] == c]
+        flipped = [(c, k) for k, c in terms[i].items() if terms[j][k] != c]
+        if not same or not flipped:
+            continue
+        (e_factor, e), (o_factor, o) = builder.factored(same), builder.factored(flipped)
+        outputs[i] = builder.value([(e_factor, e), (o_factor, o)])
+        outputs[j] = builder.value([(e_factor, e), (-o_factor, o)])
+    for r in range(rows):
+        if r not in outputs:
+            outputs[r] = builder.value([(c, k) for k, c in terms[r].items()])
+    return Program(inputs, tuple(builder.sums), tuple(outputs[r] for r in range(rows)))

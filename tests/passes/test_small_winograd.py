@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,14 +21,9 @@ from small_ir.testing import assert_close, assert_pipeline_preserves_semantics, 
 HOST_TARGETS = target_params()
 
 
-def combine_rows(matrix: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """matrix @ data, row by row as small-tile computes it: from the +1 addend, then each other one."""
-    rows = []
-    for i in range(matrix.shape[0]):
-        (first, start), *rest = winograd.row_terms(matrix, i)
-        assert first == 1
-        rows.append(data[start] + sum((c * data[index] for c, index in rest), np.zeros_like(data[0])))
-    return np.array(rows)
+def apply_program(matrix: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """matrix @ data as small-tile computes it: the matrix's `Program` on each column of data."""
+    return np.array([winograd.program(matrix).evaluate(column) for column in data.T]).T
 
 
 @pytest.mark.parametrize("transform", [winograd.F2, winograd.F4], ids=["F2", "F4"])
@@ -36,18 +33,51 @@ def test_transforms_compute_an_m_by_m_tile_of_a_3x3_conv(transform: winograd.Tra
     d, g = rng.standard_normal((window, window)), rng.standard_normal((3, 3))
     direct = np.array([[np.sum(d[r : r + 3, c : c + 3] * g) for c in range(m)] for r in range(m)])
     u = transform.transform_filters(g.reshape(1, 1, 3, 3, 1, 1)).reshape(window, window)
-    v = combine_rows(transform.b_t, combine_rows(transform.b_t, d).T).T  # T = B^T d, then V = T B
+    v = apply_program(transform.b_t, apply_program(transform.b_t, d).T).T  # T = B^T d, then V = T B
     np.testing.assert_allclose(v, transform.b_t @ d @ transform.b_t.T, rtol=1e-6, atol=1e-6)
-    y = combine_rows(transform.a_t, combine_rows(transform.a_t, u * v).T).T
+    y = apply_program(transform.a_t, apply_program(transform.a_t, u * v).T).T
     np.testing.assert_allclose(y, direct, rtol=1e-4, atol=1e-4)
 
 
-def test_every_transform_row_starts_with_a_plus_one():
-    assert winograd.row_terms(winograd.F4.b_t, 0) == [(1.0, 4), (4.0, 0), (-5.0, 2)]
-    for transform in winograd.TRANSFORMS.values():
-        for matrix in (transform.b_t, transform.a_t):
-            assert all(winograd.row_terms(matrix, row)[0][0] == 1 for row in range(matrix.shape[0]))
-    assert winograd.coefficients(winograd.F2) == [] and winograd.coefficients(winograd.F4) == [-8, -5, -4, -2, 2, 4, 8]
+def operations(program: winograd.Program) -> int:
+    """Adds, subtracts and FMAs (and a multiply for a sum without a +1 term)."""
+    return sum(len(terms) - (terms[0][0] == 1) for terms in program.sums)
+
+
+@pytest.mark.parametrize(
+    ("matrix", "count"),
+    [(winograd.F2.b_t, 4), (winograd.F2.a_t, 4), (winograd.F4.b_t, 12), (winograd.F4.a_t, 10)],
+    ids=["F2 B^T", "F2 A^T", "F4 B^T", "F4 A^T"],
+)
+def test_programs_share_sums_between_rows(matrix: np.ndarray, count: int):
+    program = winograd.program(matrix)
+    assert operations(program) == count
+    assert all(terms[0][0] == 1 for terms in program.sums)
+    assert all(value < program.inputs + index for index, terms in enumerate(program.sums) for _, value in terms)
+
+
+def test_f4_input_transform_pairs_the_points_plus_and_minus_2():
+    program = winograd.program(winograd.F4.b_t)
+    e, o = [program.inputs + program.sums.index(terms) for terms in (((1.0, 4), (-1.0, 2)), ((1.0, 3), (-1.0, 1)))]
+    assert program.sums[program.outputs[3] - program.inputs] == ((1.0, e), (2.0, o))
+    assert program.sums[program.outputs[4] - program.inputs] == ((1.0, e), (-2.0, o))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_program_computes_its_matrix_and_what_some_rows_need(seed: int):
+    rng = np.random.default_rng(seed)
+    matrix = rng.choice([-4.0, -2.0, -1.0, 0.0, 0.0, 1.0, 2.0, 4.0], size=(6, 6))
+    matrix[1], matrix[2, ::2], matrix[2, 1::2] = matrix[0], matrix[0, ::2], -matrix[0, 1::2]
+    matrix[:, 5] = -matrix[:, 4]
+    program, x = winograd.program(matrix), rng.standard_normal(6)
+    np.testing.assert_allclose(program.evaluate(x), matrix @ x, rtol=1e-12, atol=1e-12)
+    one_row_at_a_time = sum(np.count_nonzero(row) - (1 in row) for row in matrix)
+    assert operations(program) < one_row_at_a_time
+    for row in range(6):  # the values a row needs are enough to compute it
+        values: dict[int, float] = {}
+        for value in sorted(program.needed([row])):
+            values[value] = x[value] if value < 6 else sum(c * values[v] for c, v in program.sums[value - 6])
+        assert values[program.outputs[row]] == pytest.approx((matrix @ x)[row], abs=1e-12)
 
 
 def planned_tile(module, target: str) -> int | None:
@@ -60,10 +90,9 @@ def planned_tile(module, target: str) -> int | None:
 
 
 def tile_in_c(compiled) -> int | None:
-    """Which Winograd the C computes: its transformed filters, and F(4x4)'s table of coefficients."""
-    if "wino0" not in compiled.c_source:
-        return None
-    return 4 if "wcoef4x" in compiled.c_source else 2
+    """Which Winograd the C computes: the tile in the name of its transformed filters."""
+    found = re.search(r"wino(\d)x\d_0\[", compiled.c_source)
+    return int(found.group(1)) if found else None
 
 
 def check_forced_winograd(target: str, conv, sanitized: bool = False) -> None:

@@ -26,3 +26,28 @@ func.func @conv(%x: memref<1x4x28x16xf32>, %w: memref<1x1x1x1x16x16xf32>, %y: me
 // C:           #include <arm_neon.h>
 // C:           const float [[X0:[a-z0-9_]+]] = x[0];
 // C:           vfmaq_n_f32({{[a-z0-9_]+}}, {{[a-z0-9_]+}}, [[X0]]);
+
+// Winograd's sums of tiles: +-1 adds and subtracts, other factors a scalar FMA
+// (vfmaq_n_f32) or, for a copy, a multiply by a splat.
+func.func @sums(%x: memref<1x1x2x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %d = kernel.tile : !kernel.tile<1x16xf32>
+  kernel.load %d, %x[%c0, %c0, %c0, %c0] pixel_stride 1 : !kernel.tile<1x16xf32>, memref<1x1x2x16xf32>
+  %e = kernel.tile : !kernel.tile<1x16xf32>
+  kernel.copy_tile %e, %d : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+  kernel.add_tile %e, %d {scale = -1.0 : f32} : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+  kernel.add_tile %e, %d {scale = -4.0 : f32} : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+  kernel.add_tile %e, %d : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+  kernel.copy_tile %e, %d {scale = 2.0 : f32} : !kernel.tile<1x16xf32>, !kernel.tile<1x16xf32>
+  kernel.store %e, %x[%c0, %c0, %c1, %c0] pixel_stride 1 : !kernel.tile<1x16xf32>, memref<1x1x2x16xf32>
+  func.return
+}
+
+// CHECK-LABEL:  func.func @sums
+// CHECK:         %[[FACTOR:[0-9]+]] = arith.constant -4.000000e+00 : f32
+// CHECK-COUNT-4: "vsubq_f32"
+// CHECK-COUNT-4: "vfmaq_n_f32"({{.*}}, %[[FACTOR]])
+// CHECK-COUNT-4: "vaddq_f32"
+// CHECK:         "vdupq_n_f32"
+// CHECK-COUNT-4: "vmulq_f32"

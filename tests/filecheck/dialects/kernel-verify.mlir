@@ -35,3 +35,13 @@ func.func @empty_tile() {
   func.return
 }
 // CHECK: kernel.tile needs at least one pixel and one lane
+
+// -----
+
+func.func @tile_types() {
+  %t = kernel.tile : !kernel.tile<6x16xf32>
+  %u = kernel.tile : !kernel.tile<1x16xf32>
+  kernel.copy_tile %t, %u {scale = 2.0 : f32} : !kernel.tile<6x16xf32>, !kernel.tile<1x16xf32>
+  func.return
+}
+// CHECK: kernel.copy_tile: tiles !kernel.tile<6x16xf32> and !kernel.tile<1x16xf32> differ

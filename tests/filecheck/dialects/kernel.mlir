@@ -16,6 +16,9 @@ func.func @f(%x: memref<1x8x8x16xf32>, %w: memref<2x1x3x3x16x16xf32>, %b: memref
   kernel.leaky %t {alpha = 0.1 : f32} : !kernel.tile<6x16xf32>
   %t2 = kernel.tile : !kernel.tile<6x16xf32>
   kernel.add_tile %t, %t2 : !kernel.tile<6x16xf32>, !kernel.tile<6x16xf32>
+  kernel.add_tile %t, %t2 {scale = -4.0 : f32} : !kernel.tile<6x16xf32>, !kernel.tile<6x16xf32>
+  kernel.copy_tile %t2, %t {scale = 2.0 : f32} : !kernel.tile<6x16xf32>, !kernel.tile<6x16xf32>
+  kernel.copy_tile %t2, %t : !kernel.tile<6x16xf32>, !kernel.tile<6x16xf32>
   kernel.clamp %t {min = 0.0 : f32, max = 6.0 : f32} : !kernel.tile<6x16xf32>
   kernel.lane_fma %t, %x[%c0, %c0, %c0, %c0] pixel_stride 1, %b[%c0, %c0] : !kernel.tile<6x16xf32>, memref<1x8x8x16xf32>, memref<2x16xf32>
   kernel.store %t, %x[%c0, %c0, %c0, %c0] pixel_stride 1 : !kernel.tile<6x16xf32>, memref<1x8x8x16xf32>
@@ -35,6 +38,9 @@ func.func @f(%x: memref<1x8x8x16xf32>, %w: memref<2x1x3x3x16x16xf32>, %b: memref
 // CHECK-NEXT: kernel.leaky %{{.*}} {alpha = 1.000000e-01 : f32}
 // CHECK-NEXT: %{{.*}} = kernel.tile : !kernel.tile<6x16xf32>
 // CHECK-NEXT: kernel.add_tile %{{.*}}, %{{.*}} : !kernel.tile<6x16xf32>, !kernel.tile<6x16xf32>
+// CHECK-NEXT: kernel.add_tile %{{.*}}, %{{.*}} {scale = -4.000000e+00 : f32} : !kernel.tile<6x16xf32>, !kernel.tile<6x16xf32>
+// CHECK-NEXT: kernel.copy_tile %{{.*}}, %{{.*}} {scale = 2.000000e+00 : f32} : !kernel.tile<6x16xf32>, !kernel.tile<6x16xf32>
+// CHECK-NEXT: kernel.copy_tile %{{.*}}, %{{.*}} : !kernel.tile<6x16xf32>, !kernel.tile<6x16xf32>
 // CHECK-NEXT: kernel.clamp %{{.*}} {min = 0.000000e+00 : f32, max = 6.000000e+00 : f32}
 // CHECK-NEXT: kernel.lane_fma
 // CHECK-NEXT: kernel.store {{.*}} pixel_stride 1

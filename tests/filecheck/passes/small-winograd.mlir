@@ -34,7 +34,7 @@ func.func @conv8(%x: memref<1x8x8x4xf32>, %y: memref<1x8x8x4xf32>) {
 // SKIP-NOT:   winograd
 
 // The filters, transformed at compile time: [16 positions][K/Cb][F_c/Cb][Cb][Cb].
-// CHECK:      "memref.global"() <{sym_name = "wino0", type = memref<16x1x1x4x4xf32>
+// CHECK:      "memref.global"() <{sym_name = "wino2x2_0", type = memref<16x1x1x4x4xf32>
 // X, the input rows of a strip of one tile row, zero-padded (4 rows of 6
 // pixels); V and M: [blocks][16 positions][2 tiles][Cb]; T and S, one tile's
 // halfway transforms B^T d [4][4][Cb] and A^T M [2][4][Cb]. plan-memory puts them in the arena.
@@ -44,7 +44,7 @@ func.func @conv8(%x: memref<1x8x8x4xf32>, %y: memref<1x8x8x4xf32>) {
 // CHECK-NEXT: %[[M:[0-9]+]] = memref.alloc() : memref<1x16x2x4xf32>
 // CHECK-NEXT: %[[T:[0-9]+]] = memref.alloc() : memref<4x4x4xf32>
 // CHECK-NEXT: %[[S:[0-9]+]] = memref.alloc() : memref<2x4x4xf32>
-// CHECK-NEXT: %[[U:[0-9]+]] = memref.get_global @wino0
+// CHECK-NEXT: %[[U:[0-9]+]] = memref.get_global @wino2x2_0
 // One loop over the 2 strips.
 // CHECK-NEXT: scf.for %[[STRIP:[0-9]+]] =
 // The rows above the image are zero, the image rows are copied between zero columns.
@@ -52,41 +52,87 @@ func.func @conv8(%x: memref<1x8x8x4xf32>, %y: memref<1x8x8x4xf32>) {
 // CHECK-NEXT: kernel.store %{{[0-9]+}}, %[[X]]
 // CHECK:      kernel.load %[[ROW:[0-9]+]], %x[
 // CHECK-NEXT: kernel.store %[[ROW]], %[[X]]
-// Per window of X, a loop over its 4 columns b: T[0][b] = d[0][b] - d[2][b], ...
-// CHECK:      kernel.load %[[E:[0-9]+]], %[[X]][{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
-// CHECK-NEXT: kernel.sub %[[E]], %[[X]]
-// CHECK-NEXT: kernel.store %[[E]], %[[T]]
-// ...then a loop over its 4 rows i: V[i][0] = T[i][0] - T[i][2], ... (position 4 i + j of V).
+// Per window of X, a loop over its 4 columns b: the column d[0..3][b] into
+// registers, then T[1][b] = d[2][b] + d[1][b], T[2][b] = d[2][b] - d[1][b],
+// T[0][b] = d[0][b] - d[2][b], T[3][b] = d[1][b] - d[3][b].
+// CHECK:      kernel.load %[[D0:[0-9]+]], %[[X]][{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
+// CHECK:      kernel.load %[[D1:[0-9]+]], %[[X]]
+// CHECK:      kernel.load %[[D2:[0-9]+]], %[[X]]
+// CHECK:      kernel.load %[[D3:[0-9]+]], %[[X]]
+// CHECK:      kernel.copy_tile %[[T1:[0-9]+]], %[[D2]]
+// CHECK-NEXT: kernel.add_tile %[[T1]], %[[D1]] : !kernel.tile<1x4xf32>, !kernel.tile<1x4xf32>
+// CHECK:      kernel.copy_tile %[[T2:[0-9]+]], %[[D2]]
+// CHECK-NEXT: kernel.add_tile %[[T2]], %[[D1]] {scale = -1.000000e+00 : f32}
+// CHECK:      kernel.copy_tile %[[T0:[0-9]+]], %[[D0]]
+// CHECK-NEXT: kernel.add_tile %[[T0]], %[[D2]] {scale = -1.000000e+00 : f32}
+// CHECK:      kernel.copy_tile %[[T3:[0-9]+]], %[[D1]]
+// CHECK-NEXT: kernel.add_tile %[[T3]], %[[D3]] {scale = -1.000000e+00 : f32}
+// CHECK-NEXT: kernel.store %[[T0]], %[[T]]
+// CHECK-NEXT: kernel.store %[[T1]], %[[T]]
+// CHECK-NEXT: kernel.store %[[T2]], %[[T]]
+// CHECK-NEXT: kernel.store %[[T3]], %[[T]]
+// ...then a loop over its 4 rows i, the same on T[i][0..3] into V (position 4 i + j).
 // CHECK:      scf.for %[[I:[0-9]+]] =
-// CHECK:      kernel.load %[[E:[0-9]+]], %[[T]][%[[I]], {{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
-// CHECK-NEXT: kernel.sub %[[E]], %[[T]][%[[I]],
-// CHECK-NEXT: kernel.store %[[E]], %[[V]]
+// CHECK:      kernel.load %{{[0-9]+}}, %[[T]][%[[I]], {{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
+// CHECK:      kernel.store %{{[0-9]+}}, %[[V]]
 // 16 matrix products over the 4 input channels, a register tile of 2 output tiles.
 // CHECK:      scf.for %[[POS:[0-9]+]] =
 // CHECK:      kernel.fill %[[P:[0-9]+]]
 // CHECK-NEXT: scf.for %[[CI:[0-9]+]] =
 // CHECK-NEXT: kernel.fma %[[P]], %[[V]][%{{.*}}, %[[POS]], %{{.*}}, %[[CI]]] pixel_stride 1, %[[U]][%[[POS]], %{{.*}}, %{{.*}}, %[[CI]], %{{.*}}]
 // CHECK:      kernel.store %[[P]], %[[M]]
-// Per output tile, a loop over the 4 columns b of M: S[0][b] = M[0][b] + M[1][b] + M[2][b], ...
+// Per output tile, a loop over the 4 columns b of M: M[1][b] +- M[2][b] once,
+// then S[0][b] = M[0][b] + (M[1][b] + M[2][b]), S[1][b] = (M[1][b] - M[2][b]) - M[3][b].
 // CHECK:      scf.for
-// CHECK:      kernel.load %[[E:[0-9]+]], %[[M]]
-// CHECK-NEXT: kernel.add %[[E]], %[[M]]
-// CHECK-NEXT: kernel.add %[[E]], %[[M]]
-// CHECK-NEXT: kernel.store %[[E]], %[[S]]
-// ...then a loop over its 2 rows: output column 0 = bias + S[r][0] + S[r][1] + S[r][2], relu, store.
+// CHECK:      kernel.load %[[M0:[0-9]+]], %[[M]]
+// CHECK:      kernel.load %[[M1:[0-9]+]], %[[M]]
+// CHECK:      kernel.load %[[M2:[0-9]+]], %[[M]]
+// CHECK:      kernel.load %[[M3:[0-9]+]], %[[M]]
+// CHECK:      kernel.copy_tile %[[SUM:[0-9]+]], %[[M1]]
+// CHECK-NEXT: kernel.add_tile %[[SUM]], %[[M2]] :
+// CHECK:      kernel.copy_tile %[[DIFFERENCE:[0-9]+]], %[[M1]]
+// CHECK-NEXT: kernel.add_tile %[[DIFFERENCE]], %[[M2]] {scale = -1.000000e+00 : f32}
+// CHECK:      kernel.copy_tile %[[S0:[0-9]+]], %[[M0]]
+// CHECK-NEXT: kernel.add_tile %[[S0]], %[[SUM]] :
+// CHECK:      kernel.copy_tile %[[S1:[0-9]+]], %[[DIFFERENCE]]
+// CHECK-NEXT: kernel.add_tile %[[S1]], %[[M3]] {scale = -1.000000e+00 : f32}
+// CHECK-NEXT: kernel.store %[[S0]], %[[S]]
+// CHECK-NEXT: kernel.store %[[S1]], %[[S]]
+// ...then a loop over its 2 rows, the same on S[r][0..3]; output column 0 = bias + S[r][0] + (S[r][1] + S[r][2]), relu, store.
 // CHECK:      kernel.broadcast %[[Y:[0-9]+]], %b
-// CHECK-COUNT-3: kernel.add %[[Y]], %[[S]]
+// CHECK-NEXT: kernel.add_tile %[[Y]], %{{[0-9]+}} :
 // CHECK:      kernel.clamp %[[Y]] {min = 0.000000e+00 : f32
 // CHECK-NEXT: kernel.store %[[Y]], %y[{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
 
-// F(4x4, 3x3): 36 positions, and the transforms' coefficients other than +-1
-// as a constant table [7][Cb] that FMAs read: T[0][:] = d[4][:] + 4 d[0][:] - 5 d[2][:].
-// F4:      "memref.global"() <{sym_name = "[[COEF:wcoef4x4]]", type = memref<7x4xf32>, initial_value = dense<{{\[\[}}-8.000000e+00, -8.000000e+00, -8.000000e+00, -8.000000e+00], [-5.000000e+00
-// F4:      "memref.global"() <{sym_name = "wino{{[0-9]+}}", type = memref<36x1x1x4x4xf32>
+// F(4x4, 3x3): 36 positions; the input transform shares d[4] - 4 d[2] and
+// d[3] - 4 d[1] between T[1] and T[2], d[4] - d[2] and d[3] - d[1] between
+// T[3] and T[4] (the points +-1 and +-2), by FMAs with constant factors.
+// F4:      "memref.global"() <{sym_name = "wino4x4_0", type = memref<36x1x1x4x4xf32>
 // F4-LABEL: func.func @conv8(
 // F4:      %[[X:[0-9]+]] = memref.alloc() : memref<1x6x10x4xf32>
 // F4-NEXT: %[[V:[0-9]+]] = memref.alloc() : memref<1x36x2x4xf32>
-// F4:      %[[TABLE:[0-9]+]] = memref.get_global @[[COEF]]
-// F4:      kernel.load %[[R:[0-9]+]], %[[X]][{{.*}}] pixel_stride 1 : !kernel.tile<1x4xf32>
-// F4-NEXT: kernel.lane_fma %[[R]], %[[X]][{{.*}}] pixel_stride 1, %[[TABLE]][%{{[0-9]+}}, %{{[0-9]+}}]
-// F4-NEXT: kernel.lane_fma %[[R]], %[[X]][{{.*}}] pixel_stride 1, %[[TABLE]]
+// F4:      kernel.load %[[D0:[0-9]+]], %[[X]]
+// F4-NEXT: kernel.tile
+// F4-NEXT: kernel.load %[[D1:[0-9]+]], %[[X]]
+// F4-NEXT: kernel.tile
+// F4-NEXT: kernel.load %[[D2:[0-9]+]], %[[X]]
+// F4-NEXT: kernel.tile
+// F4-NEXT: kernel.load %[[D3:[0-9]+]], %[[X]]
+// F4-NEXT: kernel.tile
+// F4-NEXT: kernel.load %[[D4:[0-9]+]], %[[X]]
+// F4:      kernel.copy_tile %[[E:[0-9]+]], %[[D4]]
+// F4-NEXT: kernel.add_tile %[[E]], %[[D2]] {scale = -4.000000e+00 : f32}
+// F4:      kernel.copy_tile %[[O:[0-9]+]], %[[D3]]
+// F4-NEXT: kernel.add_tile %[[O]], %[[D1]] {scale = -4.000000e+00 : f32}
+// F4:      kernel.copy_tile %[[T1:[0-9]+]], %[[E]]
+// F4-NEXT: kernel.add_tile %[[T1]], %[[O]] :
+// F4:      kernel.copy_tile %[[T2:[0-9]+]], %[[E]]
+// F4-NEXT: kernel.add_tile %[[T2]], %[[O]] {scale = -1.000000e+00 : f32}
+// F4:      kernel.copy_tile %[[E2:[0-9]+]], %[[D4]]
+// F4-NEXT: kernel.add_tile %[[E2]], %[[D2]] {scale = -1.000000e+00 : f32}
+// F4:      kernel.copy_tile %[[O2:[0-9]+]], %[[D3]]
+// F4-NEXT: kernel.add_tile %[[O2]], %[[D1]] {scale = -1.000000e+00 : f32}
+// F4:      kernel.copy_tile %[[T3:[0-9]+]], %[[E2]]
+// F4-NEXT: kernel.add_tile %[[T3]], %[[O2]] {scale = 2.000000e+00 : f32}
+// F4:      kernel.copy_tile %[[T4:[0-9]+]], %[[E2]]
+// F4-NEXT: kernel.add_tile %[[T4]], %[[O2]] {scale = -2.000000e+00 : f32}
