@@ -37,7 +37,7 @@ class Avx2Kernel(SimdKernel):
     intrinsics = x86_intrinsics("_mm256")
 
     def broadcast_from(self, access: Access, pixel_offset: int) -> SSAValue:
-        return self.call("_mm256_broadcast_ss", self.address(access, pixel_offset))
+        return self.call("_mm256_broadcast_ss", self.address(access, pixel_offset, read_only=True))
 
     def select_nonnegative(self, value: SSAValue, otherwise: SSAValue) -> SSAValue:
         predicate = self.loops.insert(arith.ConstantOp(IntegerAttr(CMP_GE_OQ, i32))).result

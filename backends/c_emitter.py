@@ -656,10 +656,10 @@ class CPrinter(BasePrinter):
 
     @staticmethod
     def _is_written(memref_value: SSAValue) -> bool:
-        """Conservative: an address taken or passed on counts as a write."""
+        """Conservative: an address taken (unless read-only) or passed on counts as a write."""
         for use in memref_value.uses:
             user = use.operation
-            if isinstance(user, AddrOp | func.CallOp):
+            if isinstance(user, AddrOp) and user.read_only is None or isinstance(user, func.CallOp):
                 return True
             if isinstance(user, memref.StoreOp) and user.memref is memref_value:
                 return True

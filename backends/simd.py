@@ -53,8 +53,8 @@ class SimdKernel(Microkernel):
         op = self.loops.insert(EmitC_CallOpaqueOp(name, list(args), result_type))
         return op.res[0] if op.res else None  # type: ignore[return-value]
 
-    def address(self, access: Access, pixel_offset: int = 0, lane_offset: int = 0) -> SSAValue:
-        return self.loops.insert(AddrOp(access.memref, access.at(self.loops, pixel_offset, lane_offset))).result
+    def address(self, access: Access, pixel_offset: int = 0, lane_offset: int = 0, read_only: bool = False) -> SSAValue:
+        return self.loops.insert(AddrOp(access.memref, access.at(self.loops, pixel_offset, lane_offset), read_only)).result
 
     def vectors(self, tile: Tile) -> int:
         return tile.lanes // self.vector_lanes
@@ -69,7 +69,7 @@ class SimdKernel(Microkernel):
         self.loops.insert(memref.StoreOp.get(value, tile.storage, self.loops.values([p, j])))
 
     def load_vector(self, access: Access, pixel_offset: int, j: int) -> SSAValue:
-        return self.call("load", self.address(access, pixel_offset, j * self.vector_lanes))
+        return self.call("load", self.address(access, pixel_offset, j * self.vector_lanes, read_only=True))
 
     def splat(self, value: float) -> SSAValue:
         if value == 0.0 and "zero" in self.intrinsics:

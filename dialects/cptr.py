@@ -12,10 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import IndexType, MemRefType
+from xdsl.dialects.builtin import IndexType, MemRefType, UnitAttr
 from xdsl.dialects.emitc import EmitC_PointerType
 from xdsl.ir import Dialect, SSAValue
-from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, result_def, traits_def, var_operand_def
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
@@ -23,24 +32,29 @@ from xdsl.utils.exceptions import VerifyException
 @irdl_op_definition
 class AddrOp(IRDLOperation):
     """
-    The address of one memref element.
+    The address of one memref element; `read_only` if nothing writes through
+    it (the C emitter then keeps a function argument `const`).
 
         %p = cptr.addr %x[%i, %j] : memref<4x16xf32> -> !emitc.ptr<f32>
+        %q = cptr.addr %x[%i, %j] {read_only} : memref<4x16xf32> -> !emitc.ptr<f32>
     """
 
     name = "cptr.addr"
     memref = operand_def(MemRefType)
     indices = var_operand_def(IndexType)
     result = result_def(EmitC_PointerType)
+    read_only = opt_prop_def(UnitAttr)
+    irdl_options = (ParsePropInAttrDict(),)
     traits = traits_def(Pure())
     assembly_format = "$memref `[` $indices `]` attr-dict `:` type($memref) `->` type($result)"
 
-    def __init__(self, memref: SSAValue, indices: Sequence[SSAValue]):
+    def __init__(self, memref: SSAValue, indices: Sequence[SSAValue], read_only: bool = False):
         memref_type = memref.type
         assert isinstance(memref_type, MemRefType)
         super().__init__(
             operands=[memref, indices],
             result_types=[EmitC_PointerType(memref_type.get_element_type())],
+            properties={"read_only": UnitAttr()} if read_only else {},
         )
 
     def verify_(self) -> None:

@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     FloatAttr,
@@ -100,6 +101,15 @@ class Activation:
         if self.nhwc:
             return (1, self.height, self.width, self.channels)
         return (1, self.channels, self.height, self.width)
+
+    def offsets(self) -> np.ndarray:
+        """The memory offset of each element [c, h, w], in elements."""
+        c, h, w = np.ogrid[: self.channels, : self.height, : self.width]
+        if self.block:
+            return ((c // self.block * self.height + h) * self.width + w) * self.block + c % self.block
+        if self.nhwc:
+            return (h * self.width + w) * self.channels + c
+        return (c * self.height + h) * self.width + w
 
     def matches(self, shape: Sequence[int]) -> bool:
         if self.block:
@@ -420,6 +430,13 @@ class ConvertOp(_ActivationOp):
     def destination(self) -> Activation:
         block = self.dst_block.value.data
         return activation_of(self.output, self.dst_channels.value.data, block, self.nhwc is not None and not block)
+
+    def copies_nothing(self) -> bool:
+        """Both sides are memrefs of one type that hold each element at the same offset (an NHWC image as one block of its channels)."""
+        if self.input.type != self.output.type:
+            return False
+        source, destination = self.source(), self.destination()
+        return source.offsets().shape == destination.offsets().shape and bool(np.all(source.offsets() == destination.offsets()))
 
     def verify_(self) -> None:
         if self.nhwc is not None and bool(self.src_block.value.data) == bool(self.dst_block.value.data):

@@ -3,7 +3,10 @@ small-lower-nontiled: lowers the small ops that are not register-tile layers
 to plain loops over the logical channels, rows and columns.
 
 * `small.convert`: layout changes at the model boundary and reshapes (element
-  by element in the logical C order; padding lanes are never touched);
+  by element in the logical C order; padding lanes are never touched). A
+  convert that `copies_nothing` (a TFLite model's NHWC image, read as one
+  block of its channels) goes away: the layers read the model's input
+  (write its output) in place of the buffer it filled (emptied);
 * `small.softmax`: per pixel, max, then exp and sum, then scale by 1 / sum;
 * `small.concat`: each input copied to its channel offset.
 """
@@ -142,6 +145,20 @@ def lower_concat(loops: LoopBuilder, op: small.ConcatOp) -> None:
         offset += part.channels
 
 
+def drop_copy(op: small.ConvertOp, rewriter: PatternRewriter) -> bool:
+    """Replaces the buffer that a convert which copies nothing fills (else empties) by its other side, if it can."""
+    if not op.copies_nothing():
+        return False
+    for kept, dropped in ((op.input, op.output), (op.output, op.input)):
+        if isinstance(dropped.owner, memref.AllocOp):
+            allocation = dropped.owner
+            dropped.replace_all_uses_with(kept)
+            rewriter.erase(op)
+            rewriter.erase(allocation)
+            return True
+    return False
+
+
 LOWERINGS: dict[type[Operation], Callable] = {
     small.ConvertOp: lower_convert,
     small.SoftmaxOp: lower_softmax,
@@ -155,7 +172,7 @@ class LowerNonTiled(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         lowering = LOWERINGS.get(type(op))
-        if lowering is None:
+        if lowering is None or isinstance(op, small.ConvertOp) and drop_copy(op, rewriter):
             return
         lowering(LoopBuilder.before(op, self.constants), op)
         rewriter.erase(op)

@@ -10,11 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import small_ir
+from small_ir.builder import NetworkBuilder
+from small_ir.compiler import target_spec
 from small_ir.strategies import LayerCase, layer_cases, network_chains
 from small_ir.testing import (
     assert_close,
     assert_pipeline_preserves_semantics,
     expressible_layer_module,
+    interpret,
     target_params,
 )
 
@@ -60,12 +63,31 @@ def test_nhwc_io_layout(target: str, case: LayerCase):
 
 
 @pytest.mark.parametrize("target", HOST_TARGETS)
+def test_an_nhwc_image_is_read_in_place(target: str):
+    """
+    A TFLite-style NHWC image of 3 channels is, as it is, one block of 3: the
+    first conv reads the model's input (still const) instead of a copy, and
+    16 channels out are one block of 16 where C_ob is 16 (no arena at all).
+    """
+    rng = np.random.default_rng(5)
+    net = NetworkBuilder("net", (1, 3, 9, 11))
+    weight = rng.uniform(-1, 1, (16, 3, 3, 3)).astype(np.float32)
+    module = net.build(net.relu(net.conv2d(net.input, weight, pads=(1, 1, 1, 1), strides=(2, 2))))
+    image = rng.uniform(-1, 1, (1, 3, 9, 11)).astype(np.float32)
+    (expected,) = interpret(module, [image])
+    compiled = small_ir.compile(module, target=target, name="net", io_layout="nhwc")
+    (output,) = compiled.run_sanitized(image.transpose(0, 2, 3, 1))
+    assert_close(output, expected.transpose(0, 2, 3, 1))
+    assert "void net_run(const float *restrict" in compiled.c_source
+    output_bytes = 5 * 6 * 16 * 4
+    assert compiled.arena_bytes == (0 if target_spec(target).c_ob == 16 else output_bytes)
+
+
+@pytest.mark.parametrize("target", HOST_TARGETS)
 @settings(max_examples=15, deadline=None)
 @given(chain=network_chains())
 def test_chains_match_interpreter_and_reference(target: str, chain):
     module, image = chain
-    from small_ir.testing import interpret
-
     (expected,) = interpret(module, [image])
     (output,) = small_ir.compile(module, target=target).run(image)
     assert_close(output, expected)

@@ -179,3 +179,42 @@ func.func @concat_unaligned(%a: memref<1x1x1x4xf32>, %b: memref<1x1x1x4xf32>, %y
 // CHECK-NEXT:      memref.store %[[V]], %[[Y]][%[[CB]], %{{.*}}, %{{.*}}, %[[CL]]] : memref<2x1x1x4xf32>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return
+
+// An NHWC image read as one block of its 3 channels: the same memref type,
+// every element at the same offset. The convert copies nothing: its buffer
+// goes, and the layer reads the function's input.
+func.func @same_layout_in(%x: memref<1x4x4x3xf32>, %y: memref<1x4x4x3xf32>) {
+  %b = memref.alloc() : memref<1x4x4x3xf32>
+  small.convert %x into %b {src_channels = 3 : i64, src_block = 0 : i64, dst_channels = 3 : i64, dst_block = 3 : i64, nhwc} : memref<1x4x4x3xf32> into memref<1x4x4x3xf32>
+  small.layer "copy" %b : memref<1x4x4x3xf32> into %y : memref<1x4x4x3xf32> {g = 3 : i64, k = 1 : i64, f_c = 1 : i64, in_hw = array<i64: 4, 4>, filter = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, c_ob = 3 : i64, w_ob = 4 : i64}
+  func.return
+}
+
+// CHECK-LABEL: func.func @same_layout_in(
+// CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x4x4x3xf32>, %[[Y:[a-z0-9_]+]]: memref<1x4x4x3xf32>)
+// CHECK-NOT:     memref.alloc
+// CHECK-NEXT:    small.layer "copy" %[[X]] : memref<1x4x4x3xf32> into %[[Y]]
+// CHECK-NEXT:    func.return
+
+// ...and on the way out, the layer writes the function's output.
+func.func @same_layout_out(%x: memref<1x4x4x3xf32>, %y: memref<1x4x4x3xf32>) {
+  %b = memref.alloc() : memref<1x4x4x3xf32>
+  small.layer "copy" %x : memref<1x4x4x3xf32> into %b : memref<1x4x4x3xf32> {g = 3 : i64, k = 1 : i64, f_c = 1 : i64, in_hw = array<i64: 4, 4>, filter = array<i64: 1, 1>, strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, c_ob = 3 : i64, w_ob = 4 : i64}
+  small.convert %b into %y {src_channels = 3 : i64, src_block = 3 : i64, dst_channels = 3 : i64, dst_block = 0 : i64, nhwc} : memref<1x4x4x3xf32> into memref<1x4x4x3xf32>
+  func.return
+}
+
+// CHECK-LABEL: func.func @same_layout_out(
+// CHECK-SAME:      %[[X:[a-z0-9_]+]]: memref<1x4x4x3xf32>, %[[Y:[a-z0-9_]+]]: memref<1x4x4x3xf32>)
+// CHECK-NEXT:    small.layer "copy" %[[X]] : memref<1x4x4x3xf32> into %[[Y]]
+// CHECK-NEXT:    func.return
+
+// NCHW with one channel is another memref type (1x1xHxW, blocked HxWx1): a copy.
+func.func @other_type(%x: memref<1x1x4x4xf32>, %y: memref<1x4x4x1xf32>) {
+  small.convert %x into %y {src_channels = 1 : i64, src_block = 0 : i64, dst_channels = 1 : i64, dst_block = 1 : i64} : memref<1x1x4x4xf32> into memref<1x4x4x1xf32>
+  func.return
+}
+
+// CHECK-LABEL: func.func @other_type(
+// CHECK:         memref.load
+// CHECK:         memref.store
