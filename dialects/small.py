@@ -19,8 +19,9 @@ then `clamp_min` / `clamp_max` (either may be absent: relu has no max),
 `leaky = alpha` or `sigmoid`.
 
 A stride-1 3x3 `conv` may carry `winograd = m` (set by small-winograd, m = 2
-or 4): small-tile then computes it as Winograd F(m x m, 3x3) instead of
-directly, with the same result up to rounding.
+or 4), a stride-2 one `winograd = 4`: small-tile then computes it as Winograd
+F(m x m, 3x3) (stride 2: F(4x4, 2x2) on the four phases of its input)
+instead of directly, with the same result up to rounding.
 
     small.layer "conv" %x : memref<1x9x9x16xf32> weights %w : memref<1x1x3x3x16x16xf32>
         bias %b : memref<1x16xf32> into %y : memref<1x4x4x16xf32> {g = 1 : i64, k = 8 : i64,
@@ -70,7 +71,7 @@ from xdsl.irdl import (
 from xdsl.utils.exceptions import VerifyException
 
 from small_ir.dialects.nn import fmt, i64_array, shape_of, window_output_size
-from small_ir.winograd import TRANSFORMS
+from small_ir.winograd import transforms
 
 KINDS = ("conv", "dwconv", "max", "avg", "copy")
 COMBINES = ("add", "sub", "mul")
@@ -282,13 +283,15 @@ class LayerOp(IRDLOperation):
         return self.block
 
     def winograd_applies(self) -> bool:
-        """Whether Winograd F(m x m, 3x3) can compute this layer (see small-winograd)."""
+        """Whether Winograd can compute this layer (see small-winograd and small_ir/winograd.py)."""
+        strides = _pair(self.strides)
         return (
             self.kind.data == "conv"
             and self.block > 0
             and self.input_block == self.block
             and _pair(self.filter) == (3, 3)
-            and _pair(self.strides) == (1, 1)
+            and strides[0] == strides[1]
+            and bool(transforms(strides[0]))
             and _pair(self.dilations) == (1, 1)
         )
 
@@ -341,9 +344,10 @@ class LayerOp(IRDLOperation):
         if self.count_include_pad is not None and kind != "avg":
             self.fail("count_include_pad applies to avg only")
         if self.winograd is not None and not self.winograd_applies():
-            self.fail("winograd needs a blocked stride-1 3x3 conv without dilation whose input has the layer's block")
-        if self.winograd is not None and self.winograd.value.data not in TRANSFORMS:
-            self.fail(f"winograd is the output tile size m of F(m x m, 3x3): one of {', '.join(map(str, TRANSFORMS))}")
+            self.fail("winograd needs a blocked stride-1 or stride-2 3x3 conv without dilation whose input has the layer's block")
+        tiles = transforms(_pair(self.strides)[0])
+        if self.winograd is not None and self.winograd.value.data not in tiles:
+            self.fail(f"winograd is the output tile size m of F(m x m, 3x3): one of {', '.join(map(str, tiles))} at this stride")
         if (self.clamp_bounds is not None) + (self.leaky is not None) + (self.sigmoid is not None) > 1:
             self.fail("one activation at most: clamp, leaky or sigmoid")
         if self.clamp_bounds is not None and self.clamp_bounds[0] > self.clamp_bounds[1]:

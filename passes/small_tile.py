@@ -25,6 +25,7 @@ A `winograd` conv is lowered by WinogradNest instead (below).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -300,22 +301,22 @@ def runs(lo: int, hi: int, key: Callable[[int], object]) -> list[tuple[int, int,
 
 class WinogradNest:
     """
-    A `winograd` conv, F(m x m, 3x3) with m = the layer's `winograd` tile (see
+    A `winograd` conv, F(m x m, r x r) with m = the layer's `winograd` tile
+    and r = 3, or r = 2 on the 4 phases of a stride-2 conv's input (see
     small_ir/winograd.py), one strip of tile rows at a time, through arena
     buffers that stay in cache: X, the strip's input rows with their padding
-    as zeros, [in blocks][m rows + 2][m tiles + 2][Cb]; V and M,
-    [blocks][(m + 2)^2 positions][tiles][Cb] (the strip's tiles in row-major
-    order); T and S, one tile's halfway transforms:
+    as zeros, [in blocks][rows][columns][Cb]; V, [phases x in blocks][(m + r - 1)^2
+    positions][tiles][Cb], and M, [out blocks][positions][tiles][Cb] (the
+    strip's tiles in row-major order); T and S, one tile's halfway transforms:
 
         X = the strip's input window, zero-padded
-        V = B^T d B        every window of X (m apart), per input channel block: T = B^T d, then V = T B
+        V = B^T d B        every window d of X (stride 2: of each phase), per input channel block: T = B^T d, then V = T B
         M[i][j] = V[i][j] U[i][j]     one matrix product per position: FMA register tiles of up to W_ob tiles
         y = A^T M A + bias, epilogue  every output tile, per output channel block: S = A^T M, then y = S A
 
-    Each element of a transform is a 1-pixel tile: a load of its +1 addend
-    (or the bias), then per other addend an add or subtract for +-1, an FMA
-    by a row of a constant table otherwise; a loop runs the columns (rows) of
-    a tile, its body unrolled over the rows (columns). One loop runs the strips
+    A transform loads a column (row) of its input into 1-pixel tiles and runs
+    the matrix's `winograd.Program` on them; a loop runs the columns (rows) of
+    a tile. One loop runs the strips
     (padding rows are zeroed by index arithmetic); output tiles cut off by the
     border store only their pixels inside the output, so a strip with such
     tiles (output height not a multiple of m) is emitted on its own.
@@ -323,7 +324,8 @@ class WinogradNest:
 
     def __init__(self, op: small.LayerOp, loops: LoopBuilder, module: ModuleOp):
         self.op, self.loops = op, loops
-        self.f = winograd.TRANSFORMS[op.winograd.value.data]
+        self.stride = op.strides.get_values()[0]
+        self.f = winograd.transforms(self.stride)[op.winograd.value.data]
         self.block, self.w_ob = op.block, op.w_ob.value.data
         self.height, self.width = op.in_hw.get_values()
         self.top, self.left, _, _ = op.pads.get_values()
@@ -337,7 +339,7 @@ class WinogradNest:
         window, positions = self.f.window, self.f.positions
         self.window_columns = self.span(self.tiles_w)
         self.x = self.buffer((self.in_blocks, self.span(self.strip_rows), self.window_columns, self.block))
-        self.v = self.buffer((self.in_blocks, positions, self.strip_tiles, self.block))
+        self.v = self.buffer((self.f.phases * self.in_blocks, positions, self.strip_tiles, self.block))
         self.m = self.buffer((self.out_blocks, positions, self.strip_tiles, self.block))
         self.t = self.buffer((window, window, self.block))
         self.s = self.buffer((self.f.tile, window, self.block))
@@ -346,8 +348,8 @@ class WinogradNest:
         self.b_t, self.a_t = winograd.program(self.f.b_t), winograd.program(self.f.a_t)
 
     def span(self, tiles: int) -> int:
-        """Input pixels under `tiles` adjacent tiles."""
-        return self.f.tile * tiles + self.f.window - self.f.tile
+        """Input pixels under `tiles` adjacent tiles (with the last phase's window)."""
+        return self.stride * (self.f.tile * tiles + self.f.window - self.f.tile)
 
     def buffer(self, shape: tuple[int, ...]) -> SSAValue:
         return self.loops.insert(memref.AllocOp([], [], memref_type(shape))).memref
@@ -392,7 +394,7 @@ class WinogradNest:
     def gather(self, cb: Index, ty0: Index, rows: int) -> None:
         """X = the input rows under the strip, zero outside the image."""
         loops, block = self.loops, self.block
-        first_row = loops.sub(loops.mul(ty0, self.f.tile), self.top)
+        first_row = loops.sub(loops.mul(ty0, self.stride * self.f.tile), self.top)
         lo, hi = min(self.left, self.window_columns), min(self.left + self.width, self.window_columns)
 
         def zero(r: Index, q: Index, pixels: int) -> None:
@@ -422,16 +424,24 @@ class WinogradNest:
         loops.for_(inside_hi, count, lambda r: row(r, False))
 
     def transform_input(self, cb: Index, rows: int) -> None:
-        """V = B^T d B for every window of X: T = B^T d a column at a time, then V = T B a row at a time."""
-        loops, f = self.loops, self.f
+        """
+        V = B^T d B for every window d of X (stride 2: of each phase p, q, the
+        pixels 2i + p, 2j + q): T = B^T d a column at a time, then V = T B a row at a time.
+        """
+        loops, f, stride = self.loops, self.f, self.stride
 
-        def transform(ty: Index, tx: Index) -> None:
+        def transform(ty: Index, tx: Index, p: int, q: int) -> None:
             top, left = loops.mul(ty, f.tile), loops.mul(tx, f.tile)
             t = loops.add(loops.mul(ty, self.tiles_w), tx)
+            v_block = loops.add(cb, (p * stride + q) * self.in_blocks)
 
-            def column(b: Index) -> None:  # T[i][b] = sum over a of B^T[i][a] X[top + a][left + b]
-                x_column = loops.add(left, b)
-                window = self.evaluate(self.b_t, range(f.window), self.x, lambda a: [cb, loops.add(top, a), x_column, 0])
+            def column(b: Index) -> None:  # T[i][b] = sum over a of B^T[i][a] d[a][b]
+                x_column = loops.add(loops.mul(loops.add(left, b), stride), q)
+
+                def x_index(a: int) -> list:
+                    return [cb, loops.add(loops.mul(loops.add(top, a), stride), p), x_column, 0]
+
+                window = self.evaluate(self.b_t, range(f.window), self.x, x_index)
                 for i, value in enumerate(window):
                     loops.insert(kernel.StoreOp(value, self.t, loops.values([i, b, 0])))
 
@@ -439,12 +449,16 @@ class WinogradNest:
                 first_position = loops.mul(i, f.window)
                 window = self.evaluate(self.b_t, range(f.window), self.t, lambda b: [i, b, 0])
                 for j, value in enumerate(window):
-                    loops.insert(kernel.StoreOp(value, self.v, loops.values([cb, loops.add(first_position, j), t, 0])))
+                    loops.insert(kernel.StoreOp(value, self.v, loops.values([v_block, loops.add(first_position, j), t, 0])))
 
             loops.for_(0, f.window, column)
             loops.for_(0, f.window, row)
 
-        loops.for_(0, rows, lambda ty: loops.for_(0, self.tiles_w, lambda tx: transform(ty, tx)))
+        def tile(ty: Index, tx: Index) -> None:
+            for p, q in itertools.product(range(stride), repeat=2):
+                transform(ty, tx, p, q)
+
+        loops.for_(0, rows, lambda ty: loops.for_(0, self.tiles_w, lambda tx: tile(ty, tx)))
 
     def evaluate(self, program: winograd.Program, rows: Sequence[int], source: SSAValue, index: Callable[[int], list]) -> list[SSAValue]:
         """
@@ -476,8 +490,10 @@ class WinogradNest:
                 v_index, u_index = loops.values([cb, position, t, ci]), loops.values([position, kb, cb, ci, 0])
                 loops.insert(kernel.FmaOp(tile, self.v, v_index, self.u, u_index))
 
-            loops.for_(0, full_blocks, lambda cb: loops.for_(0, self.block, lambda ci: channel(cb, ci)))
-            loops.for_(0, rest, lambda ci: channel(full_blocks, ci))
+            for phase in range(self.f.phases):  # V and U hold the phases' channel blocks one after the other
+                first = phase * self.in_blocks
+                loops.for_(0, full_blocks, lambda cb: loops.for_(0, self.block, lambda ci: channel(loops.add(cb, first), ci)))
+                loops.for_(0, rest, lambda ci: channel(first + full_blocks, ci))
             loops.insert(kernel.StoreOp(tile, self.m, loops.values([kb, position, t, 0])))
 
         def position(kb: Index, p: Index) -> None:

@@ -1,12 +1,14 @@
 """
-small-winograd: marks the blocked stride-1 3x3 convs that small-tile should
-compute as Winograd F(m x m, 3x3) (see small_ir/winograd.py), with the output
-tile size m as the mark: 4 (4x fewer multiplications) when the layer has at
-least `min_tiles` 4x4 output tiles to multiply at once and they need fewer
-multiplications than 2x2 ones (the border cuts tiles off), else 2 (2.25x
-fewer). The multiplications are paid for with the input and
-output transforms and with arena buffers, so it pays off once both channel
-counts are large.
+small-winograd: marks the blocked 3x3 convs that small-tile should compute
+as Winograd (see small_ir/winograd.py), with the output tile size m as the
+mark. Stride 1: 4, F(4x4, 3x3) (4x fewer multiplications), when the layer
+has at least `min_tiles` 4x4 output tiles to multiply at once and they need
+fewer multiplications than 2x2 ones (the border cuts tiles off), else 2,
+F(2x2, 3x3) (2.25x fewer). Stride 2: 4, F(4x4, 2x2) on the four phases of
+the input (1.44x fewer), when the layer has at least `min_tiles` 4x4 output
+tiles, else none. The multiplications are paid for with the input and output
+transforms and with arena buffers, so it pays off once both channel counts
+are large.
 
     small.layer "conv" %x ... {filter = array<i64: 3, 3>, strides = array<i64: 1, 1>, ...}
     =>  small.layer "conv" %x ... {filter = array<i64: 3, 3>, strides = array<i64: 1, 1>, ..., winograd = 4 : i64}
@@ -53,23 +55,26 @@ class SmallWinograd(ModulePass):
                 f"small-winograd: max_tile must be one of {', '.join(map(str, winograd.TRANSFORMS))}, got {self.max_tile}"
             )
         for layer in op.walk():
-            if isinstance(layer, small.LayerOp) and self.worth_it(layer):
-                layer.winograd = IntegerAttr(self.tile(layer), i64)
+            if isinstance(layer, small.LayerOp) and self.worth_it(layer) and (tile := self.tile(layer)):
+                layer.winograd = IntegerAttr(tile, i64)
 
     def worth_it(self, layer: small.LayerOp) -> bool:
         return layer.winograd_applies() and min(layer.in_channels, layer.out_channels) >= self.min_channels
 
-    def tile(self, layer: small.LayerOp) -> int:
+    def tile(self, layer: small.LayerOp) -> int | None:
         """
         Of the tiles of which the layer has at least `min_tiles`, the one with
         the fewest multiplications (tiles cut off by the border count whole),
-        the smaller on a tie; else the smallest tile.
+        the smaller on a tie; else the smallest tile of a stride-1 conv, and
+        none (a direct conv) of a stride-2 one.
         """
         out_h, out_w = layer.out_hw
+        transforms = winograd.transforms(layer.strides.get_values()[0])
 
         def tiles(m: int) -> int:
             return ceil_div(out_h, m) * ceil_div(out_w, m)
 
-        fitting = [m for m in winograd.TRANSFORMS if m <= self.max_tile and tiles(m) >= self.min_tiles]
-        multiplications = {m: tiles(m) * winograd.TRANSFORMS[m].positions for m in fitting}
-        return min(fitting, key=lambda m: (multiplications[m], m), default=min(winograd.TRANSFORMS))
+        fitting = [m for m in transforms if m <= self.max_tile and tiles(m) >= self.min_tiles]
+        multiplications = {m: tiles(m) * transforms[m].positions * transforms[m].phases for m in fitting}
+        fallback = min(transforms) if transforms is winograd.TRANSFORMS else None
+        return min(fitting, key=lambda m: (multiplications[m], m), default=fallback)

@@ -329,29 +329,31 @@ class NetworkCase:
 @st.composite
 def winograd_convs(draw, max_channels: int = 40, max_size: int = 13):
     """
-    A 3x3 stride-1 conv (what small-winograd takes) with random channels,
-    size, padding, bias and epilogue: none, relu, leaky relu, or a residual
-    add (a second input) and relu. Sizes from 1 pixel up, so that tiles are
-    cut off by the border.
+    A 3x3 conv of stride 1 or 2 (what small-winograd takes) with random
+    channels, size, padding, bias and epilogue: none, relu, leaky relu, or a
+    residual add (a second input) and relu. Sizes from 1 pixel up, so that
+    tiles are cut off by the border.
     """
     c_in, c_out = draw(st.integers(1, max_channels)), draw(st.integers(1, max_channels))
+    stride = draw(st.sampled_from((1, 2)))
     pads = tuple(draw(st.integers(0, 2)) for _ in range(4))
     height = draw(st.integers(max(1, 3 - pads[0] - pads[2]), max_size))
     width = draw(st.integers(max(1, 3 - pads[1] - pads[3]), max_size))
     epilogue, has_bias = draw(st.sampled_from(("none", "relu", "residual", "leaky"))), draw(st.booleans())
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    out_shape = (1, c_out, height + pads[0] + pads[2] - 2, width + pads[1] + pads[3] - 2)
+    out_hw = ((height + pads[0] + pads[2] - 3) // stride + 1, (width + pads[1] + pads[3] - 3) // stride + 1)
+    out_shape = (1, c_out, *out_hw)
     shapes = [(1, c_in, height, width), *([out_shape] if epilogue == "residual" else [])]
     net = NetworkBuilder("net", *shapes)
     weight = rng.uniform(-1, 1, (c_out, c_in, 3, 3)).astype(np.float32)
     bias = rng.uniform(-1, 1, c_out).astype(np.float32) if has_bias else None
     # through a relu: a network input narrower than C_ob, read by convs only, would be one exact block instead
-    y = net.conv2d(net.relu(net.inputs[0]), weight, bias, pads=pads)
+    y = net.conv2d(net.relu(net.inputs[0]), weight, bias, pads=pads, strides=(stride, stride))
     if epilogue == "relu":
         y = net.relu(y)
     elif epilogue == "leaky":
         y = net.leaky_relu(y, alpha=0.1)
     elif epilogue == "residual":
         y = net.relu(net.add(y, net.inputs[1]))
-    description = f"{c_in}->{c_out} channels, {height}x{width}, pads {pads}, bias {has_bias}, {epilogue}"
+    description = f"{c_in}->{c_out} channels, {height}x{width}, stride {stride}, pads {pads}, bias {has_bias}, {epilogue}"
     return NetworkCase(description, net.build(y), [rng.uniform(-1, 1, shape).astype(np.float32) for shape in shapes])

@@ -21,6 +21,9 @@ the outputs.
   `small_ir.strategies.LayerCase`: `func.func @net(inputs..., output)`;
   `expressible_layer_module(case)`, the same in a hypothesis test, rejects
   the layers nn cannot express (softmax off the channel axis, ...).
+* `planned_winograd_tile(module, target)` is the `winograd` tile that the
+  target's pipeline gives the module's one conv (None: a direct conv), and
+  `winograd_tile_in_c(compiled)` the tile whose transformed filters the C holds.
 
 For example, to check a pass on random layers:
 
@@ -204,6 +207,26 @@ def expressible_layer_module(case: LayerCase) -> ModuleOp:
         return single_layer_module(case)
     except VerifyException:
         reject()
+
+
+def planned_winograd_tile(module: ModuleOp, target: str) -> int | None:
+    """The `winograd` tile of the module's one conv after the target's pipeline up to small-winograd{min_channels=1}."""
+    from small_ir.compiler import pipeline_spec, run_pipeline
+    from small_ir.dialects import small
+
+    passes = pipeline_spec(target, winograd_min_channels=1).split(",")
+    module = module.clone()
+    run_pipeline(module, ",".join(passes[: [p.startswith("small-tile") for p in passes].index(True)]))
+    (conv,) = [op for op in module.walk() if isinstance(op, small.LayerOp) and op.kind.data == "conv"]
+    return conv.winograd.value.data if conv.winograd is not None else None
+
+
+def winograd_tile_in_c(compiled) -> int | None:
+    """The Winograd tile of the C of a `CompiledModel`: the one in the name of its transformed filters (None: none)."""
+    import re
+
+    found = re.search(r"wino(\d)x\d_0\[", compiled.c_source)
+    return int(found.group(1)) if found else None
 
 
 def target_params(only: Sequence[str] | None = None, emulated: bool = False) -> list:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +14,14 @@ from small_ir.builder import NetworkBuilder
 from small_ir.compiler import run_pipeline
 from small_ir.dialects import small
 from small_ir.strategies import winograd_convs
-from small_ir.testing import assert_close, assert_pipeline_preserves_semantics, interpret, target_params
+from small_ir.testing import (
+    assert_close,
+    assert_pipeline_preserves_semantics,
+    interpret,
+    planned_winograd_tile,
+    target_params,
+    winograd_tile_in_c,
+)
 
 HOST_TARGETS = target_params()
 
@@ -39,6 +44,20 @@ def test_transforms_compute_an_m_by_m_tile_of_a_3x3_conv(transform: winograd.Tra
     np.testing.assert_allclose(y, direct, rtol=1e-4, atol=1e-4)
 
 
+def test_a_stride_2_tile_is_the_sum_over_the_phases_of_the_input():
+    """F(4x4, 2x2) on the pixels (2i + p, 2j + q) with the taps (2a + p, 2b + q): a 4x4 tile of a stride-2 3x3 conv."""
+    transform, rng = winograd.F4_STRIDE2, np.random.default_rng(1)
+    d, g = rng.standard_normal((10, 10)), rng.standard_normal((3, 3))
+    direct = np.array([[np.sum(d[2 * r : 2 * r + 3, 2 * c : 2 * c + 3] * g) for c in range(4)] for r in range(4)])
+    u = transform.transform_filters(g.reshape(1, 1, 3, 3, 1, 1)).reshape(5, 5, 4)  # positions x phases
+    m = np.zeros((5, 5))
+    for phase, (p, q) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        window = d[p::2, q::2][:5, :5]
+        m += u[:, :, phase] * apply_program(transform.b_t, apply_program(transform.b_t, window).T).T
+    y = apply_program(transform.a_t, apply_program(transform.a_t, m).T).T
+    np.testing.assert_allclose(y, direct, rtol=1e-4, atol=1e-4)
+
+
 def operations(program: winograd.Program) -> int:
     """Adds, subtracts and FMAs (and a multiply for a sum without a +1 term)."""
     return sum(len(terms) - (terms[0][0] == 1) for terms in program.sums)
@@ -46,8 +65,15 @@ def operations(program: winograd.Program) -> int:
 
 @pytest.mark.parametrize(
     ("matrix", "count"),
-    [(winograd.F2.b_t, 4), (winograd.F2.a_t, 4), (winograd.F4.b_t, 12), (winograd.F4.a_t, 10)],
-    ids=["F2 B^T", "F2 A^T", "F4 B^T", "F4 A^T"],
+    [
+        (winograd.F2.b_t, 4),
+        (winograd.F2.a_t, 4),
+        (winograd.F4.b_t, 12),
+        (winograd.F4.a_t, 10),
+        (winograd.F4_STRIDE2.b_t, 11),
+        (winograd.F4_STRIDE2.a_t, 8),
+    ],
+    ids=["F2 B^T", "F2 A^T", "F4 B^T", "F4 A^T", "F4 stride 2 B^T", "F4 stride 2 A^T"],
 )
 def test_programs_share_sums_between_rows(matrix: np.ndarray, count: int):
     program = winograd.program(matrix)
@@ -80,26 +106,11 @@ def test_a_program_computes_its_matrix_and_what_some_rows_need(seed: int):
         assert values[program.outputs[row]] == pytest.approx((matrix @ x)[row], abs=1e-12)
 
 
-def planned_tile(module, target: str) -> int | None:
-    """The conv's `winograd` tile after the target's pipeline up to small-winograd (None: a direct conv)."""
-    passes = small_ir.pipeline_spec(target, winograd_min_channels=1).split(",")
-    module = module.clone()
-    run_pipeline(module, ",".join(passes[: passes.index("small-tile{split_k=4}")]))
-    (conv,) = [op for op in module.walk() if isinstance(op, small.LayerOp) and op.kind.data == "conv"]
-    return conv.winograd.value.data if conv.winograd is not None else None
-
-
-def tile_in_c(compiled) -> int | None:
-    """Which Winograd the C computes: the tile in the name of its transformed filters."""
-    found = re.search(r"wino(\d)x\d_0\[", compiled.c_source)
-    return int(found.group(1)) if found else None
-
-
 def check_forced_winograd(target: str, conv, sanitized: bool = False) -> None:
     """The conv compiled with Winograd wherever it applies: the tile the pass chose, and the interpreter's outputs."""
     (expected,) = interpret(conv.module, conv.inputs)
     compiled = small_ir.compile(conv.module, target=target, winograd_min_channels=1)
-    assert tile_in_c(compiled) == planned_tile(conv.module, target)
+    assert winograd_tile_in_c(compiled) == planned_winograd_tile(conv.module, target)
     (output,) = (compiled.run_sanitized if sanitized else compiled.run)(*conv.inputs)
     assert_close(output, expected)
 
@@ -145,7 +156,8 @@ def conv_module(c_in: int, c_out: int, **conv):
         ((16, 16), {"pads": (1, 1, 1, 1)}, True),
         ((16, 8), {}, False),  # too few output channels
         ((8, 16), {}, False),  # too few input channels
-        ((16, 16), {"strides": (2, 2)}, False),
+        ((16, 16), {"strides": (2, 2), "pads": (1, 1, 1, 1)}, False),  # one 4x4 output tile
+        ((16, 16), {"strides": (2, 3)}, False),
         ((16, 16), {"dilations": (2, 2)}, False),
         ((16, 16), {"kernel": (5, 5)}, False),
     ],
@@ -161,9 +173,16 @@ def test_a_narrow_input_conv_stays_direct_even_with_min_channels_1():
 
 
 def test_winograd_on_a_layer_it_cannot_compute_does_not_verify():
+    (layer,) = [op for op in blocked_layers(conv_module(16, 16, strides=(3, 3)), 16) if op.kind.data == "conv"]
+    layer.winograd = IntegerAttr(2, i64)
+    with pytest.raises(VerifyException, match="winograd needs a blocked stride-1 or stride-2 3x3 conv"):
+        layer.verify()
+
+
+def test_a_stride_2_conv_takes_only_4x4_tiles():
     (layer,) = [op for op in blocked_layers(conv_module(16, 16, strides=(2, 2)), 16) if op.kind.data == "conv"]
     layer.winograd = IntegerAttr(2, i64)
-    with pytest.raises(VerifyException, match="winograd needs a blocked stride-1 3x3 conv"):
+    with pytest.raises(VerifyException, match="one of 4 at this stride"):
         layer.verify()
 
 
@@ -196,6 +215,26 @@ def test_the_pass_takes_4x4_tiles_when_there_are_enough_of_them(size: int, optio
     )
     (layer,) = [op for op in module.walk() if isinstance(op, small.LayerOp)]
     assert layer.winograd.value.data == tile
+
+
+@pytest.mark.parametrize(
+    ("size", "options", "tile"),
+    [
+        (16, "", 4),  # 8x8 outputs: 2x2 tiles of 4x4
+        (15, "", 4),  # 8x8 outputs from a 15x15 image
+        (8, "", None),  # one 4x4 tile: a direct conv
+        (8, "min_tiles=1", 4),
+        (16, "min_tiles=5", None),
+    ],
+)
+def test_the_pass_takes_stride_2_convs_with_enough_4x4_tiles(size: int, options: str, tile: int | None):
+    net = NetworkBuilder("net", (1, 16, size, size))
+    module = net.build(net.conv2d(net.input, np.ones((16, 16, 3, 3), np.float32), pads=(1, 1, 1, 1), strides=(2, 2)))
+    run_pipeline(
+        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 {options}}}"
+    )
+    (layer,) = [op for op in module.walk() if isinstance(op, small.LayerOp)]
+    assert (layer.winograd.value.data if layer.winograd is not None else None) == tile
 
 
 def test_max_tile_other_than_2_or_4_is_a_clear_error():
@@ -235,6 +274,28 @@ def test_4x4_tiles_under_sanitizers(target: str):
     inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 30, 13), out_shape)]
     (expected,) = interpret(module, inputs)
     compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
-    assert tile_in_c(compiled) == 4
+    assert winograd_tile_in_c(compiled) == 4
+    (output,) = compiled.run_sanitized(*inputs)
+    assert_close(output, expected)
+
+
+@pytest.mark.parametrize("target", HOST_TARGETS)
+def test_stride_2_under_sanitizers(target: str):
+    """
+    F(4x4, 2x2) on the phases of a stride-2 conv, with a bias, a residual add
+    and relu: a 33x22 image with asymmetric padding gives 17 x 11 outputs, so
+    several strips, and tiles cut off by the border; the last phase's window
+    reaches one row and column past what the conv reads. 12 -> 20 channels pad the blocks.
+    """
+    rng = np.random.default_rng(5)
+    out_shape = (1, 20, 17, 11)
+    net = NetworkBuilder("net", (1, 12, 33, 22), out_shape)
+    weight, bias = rng.uniform(-1, 1, (20, 12, 3, 3)).astype(np.float32), rng.uniform(-1, 1, 20).astype(np.float32)
+    y = net.conv2d(net.relu(net.inputs[0]), weight, bias, pads=(1, 0, 1, 1), strides=(2, 2))
+    module = net.build(net.relu(net.add(y, net.inputs[1])))
+    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 33, 22), out_shape)]
+    (expected,) = interpret(module, inputs)
+    compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
+    assert winograd_tile_in_c(compiled) == 4
     (output,) = compiled.run_sanitized(*inputs)
     assert_close(output, expected)
