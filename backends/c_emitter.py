@@ -254,6 +254,10 @@ class _Liveness:
             self._visit_root(op)
         while self._pending:
             self._visit(self._pending.pop())
+        self.element_indices: dict[SSAValue, list[tuple[int, ...]]] = {}
+        """The needed elements of each scalarised alloca, in index order."""
+        for alloca, indices in sorted(self.elements, key=lambda element: element[1]):
+            self.element_indices.setdefault(alloca, []).append(indices)
 
     def _need(self, values: Iterable[SSAValue]) -> None:
         for value in values:
@@ -922,11 +926,10 @@ class CPrinter(BasePrinter):
         name = self._new_name(op.memref.name_hint)
         if op.memref in self._live.scalarised:
             # one variable per element, so that a register tile stays in registers
-            for value, indices in sorted(self._live.elements, key=lambda element: element[1]):
-                if value is op.memref:
-                    element = self._new_name(f"{name}_{'_'.join(map(str, indices))}")
-                    self._elements[(value, indices)] = element
-                    self._line(f"{_declaration(ctype, element)};")
+            for indices in self._live.element_indices.get(op.memref, []):
+                element = self._new_name(f"{name}_{'_'.join(map(str, indices))}")
+                self._elements[(op.memref, indices)] = element
+                self._line(f"{_declaration(ctype, element)};")
             return
         alignment = f" __attribute__((aligned({op.alignment.value.data})))" if op.alignment else ""
         self._names[op.memref] = name

@@ -25,7 +25,6 @@ A `winograd` conv is lowered by WinogradNest instead (below).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -430,10 +429,10 @@ class WinogradNest:
         """
         loops, f, stride = self.loops, self.f, self.stride
 
-        def transform(ty: Index, tx: Index, p: int, q: int) -> None:
+        def transform(ty: Index, tx: Index, p: Index, q: Index) -> None:
             top, left = loops.mul(ty, f.tile), loops.mul(tx, f.tile)
             t = loops.add(loops.mul(ty, self.tiles_w), tx)
-            v_block = loops.add(cb, (p * stride + q) * self.in_blocks)
+            v_block = loops.add(cb, loops.mul(loops.add(loops.mul(p, stride), q), self.in_blocks))
 
             def column(b: Index) -> None:  # T[i][b] = sum over a of B^T[i][a] d[a][b]
                 x_column = loops.add(loops.mul(loops.add(left, b), stride), q)
@@ -455,8 +454,7 @@ class WinogradNest:
             loops.for_(0, f.window, row)
 
         def tile(ty: Index, tx: Index) -> None:
-            for p, q in itertools.product(range(stride), repeat=2):
-                transform(ty, tx, p, q)
+            loops.for_(0, stride, lambda p: loops.for_(0, stride, lambda q: transform(ty, tx, p, q)))
 
         loops.for_(0, rows, lambda ty: loops.for_(0, self.tiles_w, lambda tx: tile(ty, tx)))
 
@@ -490,10 +488,11 @@ class WinogradNest:
                 v_index, u_index = loops.values([cb, position, t, ci]), loops.values([position, kb, cb, ci, 0])
                 loops.insert(kernel.FmaOp(tile, self.v, v_index, self.u, u_index))
 
-            for phase in range(self.f.phases):  # V and U hold the phases' channel blocks one after the other
-                first = phase * self.in_blocks
-                loops.for_(0, full_blocks, lambda cb: loops.for_(0, self.block, lambda ci: channel(loops.add(cb, first), ci)))
-                loops.for_(0, rest, lambda ci: channel(first + full_blocks, ci))
+            def phase(first: Index) -> None:  # V and U hold the phases' channel blocks one after the other
+                loops.for_(0, full_blocks, lambda cb: loops.for_(0, self.block, lambda ci: channel(loops.add(first, cb), ci)))
+                loops.for_(0, rest, lambda ci: channel(loops.add(first, full_blocks), ci))
+
+            loops.for_(0, self.f.phases, lambda p: phase(loops.mul(p, self.in_blocks)))
             loops.insert(kernel.StoreOp(tile, self.m, loops.values([kb, position, t, 0])))
 
         def position(kb: Index, p: Index) -> None:

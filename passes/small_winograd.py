@@ -4,9 +4,10 @@ as Winograd (see small_ir/winograd.py), with the output tile size m as the
 mark. Stride 1: 4, F(4x4, 3x3) (4x fewer multiplications), when the layer
 has at least `min_tiles` 4x4 output tiles to multiply at once and they need
 fewer multiplications than 2x2 ones (the border cuts tiles off), else 2,
-F(2x2, 3x3) (2.25x fewer). Stride 2: 4, F(4x4, 2x2) on the four phases of
-the input (1.44x fewer), when the layer has at least `min_tiles` 4x4 output
-tiles, else none. The multiplications are paid for with the input and output
+F(2x2, 3x3) (2.25x fewer). Stride 2, with `max_stride=2`: 4, F(4x4, 2x2) on
+the four phases of the input (1.44x fewer), when the layer has at least
+`min_tiles` 4x4 output tiles, else none; its filters grow 11x (25 positions
+x 4 phases against 9 taps), so it is off by default. The multiplications are paid for with the input and output
 transforms and with arena buffers, so it pays off once both channel counts
 are large.
 
@@ -38,6 +39,9 @@ class SmallWinograd(ModulePass):
     max_tile: int = 4
     """The largest output tile m: 4, or 2 for F(2x2, 3x3) only."""
 
+    max_stride: int = 1
+    """2: stride-2 convs too (F(4x4, 2x2) on the phases of the input)."""
+
     min_tiles: int = 4
     """
     A tile m only for layers with at least this many m x m output tiles: the
@@ -48,6 +52,8 @@ class SmallWinograd(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.min_channels < 1:
             raise PassFailedException(f"small-winograd: min_channels must be >= 1, got {self.min_channels}")
+        if self.max_stride not in (1, 2):
+            raise PassFailedException(f"small-winograd: max_stride must be 1 or 2, got {self.max_stride}")
         if self.min_tiles < 1:
             raise PassFailedException(f"small-winograd: min_tiles must be >= 1, got {self.min_tiles}")
         if self.max_tile not in winograd.TRANSFORMS:
@@ -59,7 +65,11 @@ class SmallWinograd(ModulePass):
                 layer.winograd = IntegerAttr(tile, i64)
 
     def worth_it(self, layer: small.LayerOp) -> bool:
-        return layer.winograd_applies() and min(layer.in_channels, layer.out_channels) >= self.min_channels
+        return (
+            layer.winograd_applies()
+            and layer.strides.get_values()[0] <= self.max_stride
+            and min(layer.in_channels, layer.out_channels) >= self.min_channels
+        )
 
     def tile(self, layer: small.LayerOp) -> int | None:
         """

@@ -38,7 +38,13 @@ def command_compile(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     model = load_model(args.model)
     imported = time.perf_counter() - start
-    compiled = compile(model.module, target=args.target, name=args.name, winograd_min_channels=args.winograd_min_channels)
+    compiled = compile(
+        model.module,
+        target=args.target,
+        name=args.name,
+        winograd_min_channels=args.winograd_min_channels,
+        winograd_max_stride=args.winograd_max_stride,
+    )
     header, source = compiled.write(args.output)
     if args.time_passes:
         steps = [("import", imported), *compiled.timings]
@@ -178,6 +184,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"stride-1 3x3 convs with at least N input and output channels use Winograd F(m x m, 3x3), m = 2 or 4; 0: never "
         f"(default: {winograd.MIN_CHANNELS}; 0 on cortex-m targets)",
+    )
+    compile_cmd.add_argument(
+        "--winograd-max-stride",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: stride-2 3x3 convs use Winograd too, F(4x4, 2x2) on the 4 phases of their input "
+        "(1.44x fewer multiplications, 11x larger filters; default 1)",
     )
     run_cmd = command("run", command_run, "run a compiled directory or a model on .npy inputs")
     run_cmd.add_argument("--input", "-i", action="append", default=[], help="an input .npy (once per model input)")

@@ -63,6 +63,7 @@ def pipeline_spec(
     w_ob: int | None = None,
     io_layout: str = "nchw",
     winograd_min_channels: int | None = None,
+    winograd_max_stride: int = 1,
 ) -> str:
     """
     The pass pipeline for a target, as an xDSL pipeline string (usable with
@@ -70,7 +71,7 @@ def pipeline_spec(
     input and output channels run as Winograd F(m x m, 3x3); 0 turns it off;
     None takes the target's default: off on microcontrollers, whose memory
     the larger filters ((m + 2)^2 / 9 times) and the transform buffers would
-    take.
+    take. `winograd_max_stride=2` takes stride-2 3x3 convs too (see small-winograd).
     """
     spec = target_spec(target)
     if winograd_min_channels is None:
@@ -79,7 +80,8 @@ def pipeline_spec(
         raise SmallIRError(f"winograd_min_channels must be >= 0 (0: no Winograd), got {winograd_min_channels}")
     narrow = f" narrow_block={spec.narrow_block} narrow_w_ob={w_ob or spec.narrow_w_ob}" if spec.narrow_block else ""  # a given w_ob: every tile
     layout = f"small-layout{{c_ob={c_ob or spec.c_ob} w_ob={w_ob or spec.w_ob}{narrow} io_layout={io_layout}}}"
-    winograd_pass = [f"small-winograd{{min_channels={winograd_min_channels}}}"] if winograd_min_channels else []
+    stride = f" max_stride={winograd_max_stride}" if winograd_max_stride != 1 else ""
+    winograd_pass = [f"small-winograd{{min_channels={winograd_min_channels}{stride}}}"] if winograd_min_channels else []
     passes = ["nn-to-small", "small-fuse", layout, *winograd_pass, "small-tile{split_k=4}", "small-lower-nontiled", "plan-memory"]
     return ",".join([*passes, spec.kernel_pass])
 
@@ -268,12 +270,13 @@ def compile(
     name: str = "model",
     io_layout: str | None = None,
     winograd_min_channels: int | None = None,
+    winograd_max_stride: int = 1,
 ) -> CompiledModel:
     """
     Compiles an nn-dialect module (not modified) for `target` into a C library.
     `io_layout` (nchw | nhwc) is the layout of the 4-D inputs and outputs of the
     generated function; by default the module's `small.io_layout`, else nchw.
-    `winograd_min_channels`: see `pipeline_spec`.
+    `winograd_min_channels` and `winograd_max_stride`: see `pipeline_spec`.
     """
     from small_ir.backends.c_emitter import emit_c
 
@@ -293,7 +296,10 @@ def compile(
 
     macs = count_macs(module)
     function.sym_name = StringAttr(name)
-    timings = run_pipeline(module, pipeline_spec(spec.name, io_layout=io_layout, winograd_min_channels=winograd_min_channels))
+    pipeline = pipeline_spec(
+        spec.name, io_layout=io_layout, winograd_min_channels=winograd_min_channels, winograd_max_stride=winograd_max_stride
+    )
+    timings = run_pipeline(module, pipeline)
     prefix_globals(module, f"{name}_")
     function.sym_name = StringAttr(f"{name}_run")
     shapes = [shape_of(argument) for argument in function.body.block.args]

@@ -210,11 +210,11 @@ def expressible_layer_module(case: LayerCase) -> ModuleOp:
 
 
 def planned_winograd_tile(module: ModuleOp, target: str) -> int | None:
-    """The `winograd` tile of the module's one conv after the target's pipeline up to small-winograd{min_channels=1}."""
+    """The `winograd` tile of the module's one conv after the target's pipeline up to small-winograd{min_channels=1 max_stride=2}."""
     from small_ir.compiler import pipeline_spec, run_pipeline
     from small_ir.dialects import small
 
-    passes = pipeline_spec(target, winograd_min_channels=1).split(",")
+    passes = pipeline_spec(target, winograd_min_channels=1, winograd_max_stride=2).split(",")
     module = module.clone()
     run_pipeline(module, ",".join(passes[: [p.startswith("small-tile") for p in passes].index(True)]))
     (conv,) = [op for op in module.walk() if isinstance(op, small.LayerOp) and op.kind.data == "conv"]

@@ -109,7 +109,7 @@ def test_a_program_computes_its_matrix_and_what_some_rows_need(seed: int):
 def check_forced_winograd(target: str, conv, sanitized: bool = False) -> None:
     """The conv compiled with Winograd wherever it applies: the tile the pass chose, and the interpreter's outputs."""
     (expected,) = interpret(conv.module, conv.inputs)
-    compiled = small_ir.compile(conv.module, target=target, winograd_min_channels=1)
+    compiled = small_ir.compile(conv.module, target=target, winograd_min_channels=1, winograd_max_stride=2)
     assert winograd_tile_in_c(compiled) == planned_winograd_tile(conv.module, target)
     (output,) = (compiled.run_sanitized if sanitized else compiled.run)(*conv.inputs)
     assert_close(output, expected)
@@ -133,8 +133,8 @@ def test_winograd_under_sanitizers(target: str, conv):
 @given(conv=winograd_convs(max_channels=6, max_size=7))
 def test_every_pass_preserves_semantics_in_the_interpreter(conv):
     module, inputs = conv.module, conv.inputs
-    pipeline = small_ir.pipeline_spec("scalar", c_ob=4, w_ob=2, winograd_min_channels=1)
-    assert "small-winograd{min_channels=1}" in pipeline
+    pipeline = small_ir.pipeline_spec("scalar", c_ob=4, w_ob=2, winograd_min_channels=1, winograd_max_stride=2)
+    assert "small-winograd{min_channels=1 max_stride=2}" in pipeline
     assert_pipeline_preserves_semantics(module, pipeline, inputs)
 
 
@@ -211,7 +211,7 @@ def test_the_pass_takes_4x4_tiles_when_there_are_enough_of_them(size: int, optio
     net = NetworkBuilder("net", (1, 16, size, size))
     module = net.build(net.conv2d(net.input, np.ones((16, 16, 3, 3), np.float32), pads=(1, 1, 1, 1)))
     run_pipeline(
-        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 {options}}}"
+        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 max_stride=2 {options}}}"
     )
     (layer,) = [op for op in module.walk() if isinstance(op, small.LayerOp)]
     assert layer.winograd.value.data == tile
@@ -231,7 +231,7 @@ def test_the_pass_takes_stride_2_convs_with_enough_4x4_tiles(size: int, options:
     net = NetworkBuilder("net", (1, 16, size, size))
     module = net.build(net.conv2d(net.input, np.ones((16, 16, 3, 3), np.float32), pads=(1, 1, 1, 1), strides=(2, 2)))
     run_pipeline(
-        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 {options}}}"
+        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 max_stride=2 {options}}}"
     )
     (layer,) = [op for op in module.walk() if isinstance(op, small.LayerOp)]
     assert (layer.winograd.value.data if layer.winograd is not None else None) == tile
@@ -242,6 +242,16 @@ def test_max_tile_other_than_2_or_4_is_a_clear_error():
         run_pipeline(
             conv_module(16, 16), "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{max_tile=3}"
         )
+
+
+def test_stride_2_convs_take_winograd_only_with_max_stride_2():
+    (layer,) = [op for op in blocked_layers(conv_module(16, 16, strides=(2, 2)), 16) if op.kind.data == "conv"]
+    assert layer.winograd is None  # 8x8 -> 3x3: one tile, but it is the stride that keeps it direct
+    module = conv_module(16, 16, strides=(2, 2), pads=(1, 1, 1, 1))
+    run_pipeline(module, "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{min_channels=16 min_tiles=1}")
+    assert all(op.winograd is None for op in module.walk() if isinstance(op, small.LayerOp))
+    with pytest.raises(PassFailedException, match="max_stride must be 1 or 2, got 3"):
+        run_pipeline(conv_module(16, 16), "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{max_stride=3}")
 
 
 def test_min_tiles_below_1_is_a_clear_error():
@@ -273,7 +283,7 @@ def test_4x4_tiles_under_sanitizers(target: str):
     module = net.build(net.relu(net.add(y, net.inputs[1])))
     inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 30, 13), out_shape)]
     (expected,) = interpret(module, inputs)
-    compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
+    compiled = small_ir.compile(module, target=target, winograd_min_channels=1, winograd_max_stride=2)
     assert winograd_tile_in_c(compiled) == 4
     (output,) = compiled.run_sanitized(*inputs)
     assert_close(output, expected)
@@ -295,7 +305,7 @@ def test_stride_2_under_sanitizers(target: str):
     module = net.build(net.relu(net.add(y, net.inputs[1])))
     inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 33, 22), out_shape)]
     (expected,) = interpret(module, inputs)
-    compiled = small_ir.compile(module, target=target, winograd_min_channels=1)
+    compiled = small_ir.compile(module, target=target, winograd_min_channels=1, winograd_max_stride=2)
     assert winograd_tile_in_c(compiled) == 4
     (output,) = compiled.run_sanitized(*inputs)
     assert_close(output, expected)

@@ -27,13 +27,14 @@ func.func @conv6x16(%x: memref<1x1x12x16xf32>, %w: memref<1x1x1x1x16x16xf32>, %y
 // CHECK-NEXT:    %[[ZERO:[a-z0-9_]+]] = emitc.call_opaque "_mm256_setzero_ps"() : () -> !emitc.opaque<"__m256">
 // CHECK-COUNT-12: memref.store %[[ZERO]], %[[T]][%{{.*}}, %{{.*}}] : memref<6x2x!emitc.opaque<"__m256">>
 // The fma: lanes 0..7 and 8..15 of the weight row of input channel 3.
-// CHECK:         %[[WP0:[a-z0-9_]+]] = cptr.addr %[[W]][%{{.*}}] : memref<1x1x1x1x16x16xf32> -> !emitc.ptr<f32>
+// Loads take read-only addresses ({read_only}: the C keeps an input const).
+// CHECK:         %[[WP0:[a-z0-9_]+]] = cptr.addr %[[W]][%{{.*}}] {read_only} : memref<1x1x1x1x16x16xf32> -> !emitc.ptr<f32>
 // CHECK-NEXT:    %[[W0:[a-z0-9_]+]] = emitc.call_opaque "_mm256_loadu_ps"(%[[WP0]]) : (!emitc.ptr<f32>) -> !emitc.opaque<"__m256">
-// CHECK:         %[[WP1:[a-z0-9_]+]] = cptr.addr %[[W]][%{{.*}}] : memref<1x1x1x1x16x16xf32> -> !emitc.ptr<f32>
+// CHECK:         %[[WP1:[a-z0-9_]+]] = cptr.addr %[[W]][%{{.*}}] {read_only} : memref<1x1x1x1x16x16xf32> -> !emitc.ptr<f32>
 // CHECK-NEXT:    %[[W1:[a-z0-9_]+]] = emitc.call_opaque "_mm256_loadu_ps"(%[[WP1]]) : (!emitc.ptr<f32>) -> !emitc.opaque<"__m256">
 // Then per pixel: broadcast one input value and accumulate it into both
 // vectors of the pixel's row (pixel 0 shown; BCAST and FMADD count them all).
-// CHECK-NEXT:    %[[XP:[a-z0-9_]+]] = cptr.addr %[[X]][%{{.*}}] : memref<1x1x12x16xf32> -> !emitc.ptr<f32>
+// CHECK-NEXT:    %[[XP:[a-z0-9_]+]] = cptr.addr %[[X]][%{{.*}}] {read_only} : memref<1x1x12x16xf32> -> !emitc.ptr<f32>
 // CHECK-NEXT:    %[[XB:[a-z0-9_]+]] = emitc.call_opaque "_mm256_broadcast_ss"(%[[XP]]) : (!emitc.ptr<f32>) -> !emitc.opaque<"__m256">
 // CHECK:         %[[ACC0:[a-z0-9_]+]] = memref.load %[[T]]
 // CHECK-NEXT:    %[[R0:[a-z0-9_]+]] = emitc.call_opaque "_mm256_fmadd_ps"(%[[XB]], %[[W0]], %[[ACC0]])

@@ -1,9 +1,10 @@
-// RUN: small-opt %s -p 'small-winograd{min_channels=4}' | filecheck %s --check-prefix=MARK
+// RUN: small-opt %s -p 'small-winograd{min_channels=4 max_stride=2}' | filecheck %s --check-prefix=MARK
+// RUN: small-opt %s -p 'small-winograd{min_channels=4}' | filecheck %s --check-prefix=STRIDE1
 // RUN: small-opt %s -p 'small-winograd{min_channels=8}' | filecheck %s --check-prefix=SKIP
 // RUN: small-opt %s -p 'small-winograd{min_channels=4},small-tile' | filecheck %s
 // RUN: small-opt %s -p 'small-winograd{min_channels=4},small-tile' | filecheck %s --check-prefix=F4
 // RUN: small-opt %s -p 'small-winograd{min_channels=4 max_tile=2}' | filecheck %s --check-prefix=MAX2
-// RUN: small-opt %s -p 'small-winograd{min_channels=4},small-tile' | filecheck %s --check-prefix=S2
+// RUN: small-opt %s -p 'small-winograd{min_channels=4 max_stride=2},small-tile' | filecheck %s --check-prefix=S2
 
 // A 4->4 channel 3x3 conv on a 4x4 image, padded by 1: 2x2 output tiles of
 // 2x2 pixels, computed as Winograd F(2x2, 3x3) with C_ob = 4, W_ob = 2 (one
@@ -27,7 +28,8 @@ func.func @conv8(%x: memref<1x8x8x4xf32>, %y: memref<1x8x8x4xf32>) {
 }
 
 // A stride-2 conv on a 16x16 image: 8x8 outputs, 2x2 tiles of 4x4, computed
-// as F(4x4, 2x2) on the four phases of its input.
+// as F(4x4, 2x2) on the four phases of its input with max_stride=2 (by
+// default, max_stride=1, it stays a direct conv).
 func.func @conv_s2(%x: memref<1x16x16x4xf32>, %y: memref<1x8x8x4xf32>) {
   %w = memref.get_global @w : memref<1x1x3x3x4x4xf32>
   small.layer "conv" %x : memref<1x16x16x4xf32> weights %w : memref<1x1x3x3x4x4xf32> into %y : memref<1x8x8x4xf32> {g = 1 : i64, k = 4 : i64, f_c = 4 : i64, in_hw = array<i64: 16, 16>, filter = array<i64: 3, 3>, strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, c_ob = 4 : i64, w_ob = 2 : i64}
@@ -41,6 +43,8 @@ func.func @conv_s2(%x: memref<1x16x16x4xf32>, %y: memref<1x8x8x4xf32>) {
 // MARK:       small.layer "conv"
 // MARK-SAME:    strides = array<i64: 2, 2>
 // MARK-SAME:    winograd = 4 : i64
+// STRIDE1:     strides = array<i64: 2, 2>
+// STRIDE1-NOT: winograd
 // MAX2-COUNT-2: winograd = 2 : i64
 // MAX2-NOT:     winograd
 // SKIP:       small.layer "conv"
@@ -154,7 +158,8 @@ func.func @conv_s2(%x: memref<1x16x16x4xf32>, %y: memref<1x8x8x4xf32>) {
 // side as 4x the input channel blocks, [25 positions][K/Cb][4 x F_c/Cb][Cb][Cb];
 // X holds the 10 input rows and 18 columns under a strip of one tile row (the
 // last phase's 5x5 window reaches one past the conv's); V, [4 phases x 1
-// block][25][2 tiles][Cb]; the products sum over the 4 phase blocks.
+// block][25][2 tiles][Cb]; a loop over the 4 phases (p, q) transforms each
+// window of X, 2 apart; the products sum over the 4 phase blocks in a loop.
 // S2:      "memref.global"() <{sym_name = "wino4x4_{{[0-9]+}}", type = memref<25x1x4x4x4xf32>
 // S2-LABEL: func.func @conv_s2(
 // S2:      %[[X:[0-9]+]] = memref.alloc() : memref<1x10x18x4xf32>
@@ -162,9 +167,10 @@ func.func @conv_s2(%x: memref<1x16x16x4xf32>, %y: memref<1x8x8x4xf32>) {
 // S2-NEXT: memref.alloc() : memref<1x25x2x4xf32>
 // S2-NEXT: memref.alloc() : memref<5x5x4xf32>
 // S2-NEXT: memref.alloc() : memref<4x5x4xf32>
-// S2:      kernel.fma %{{[0-9]+}}, %[[V]]
-// S2:      kernel.fma %{{[0-9]+}}, %[[V]]
-// S2:      kernel.fma %{{[0-9]+}}, %[[V]]
-// S2:      kernel.fma %{{[0-9]+}}, %[[V]]
+// S2:      kernel.store %{{[0-9]+}}, %[[V]][%{{[0-9]+}},
+// S2:      kernel.fill
+// S2-NEXT: scf.for %[[PH:[0-9]+]] = %{{[0-9]+}} to %{{[0-9]+}} step
+// S2-NEXT: scf.for %[[CI:[0-9]+]] =
+// S2-NEXT: kernel.fma %{{[0-9]+}}, %[[V]][%[[PH]], %{{[0-9]+}}, %{{[0-9]+}}, %[[CI]]]
 // S2-NOT:  kernel.fma
 // S2:      func.return
