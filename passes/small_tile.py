@@ -440,15 +440,15 @@ class WinogradNest:
                 def x_index(a: int) -> list:
                     return [cb, loops.add(loops.mul(loops.add(top, a), stride), p), x_column, 0]
 
-                window = self.evaluate(self.b_t, range(f.window), self.x, x_index)
-                for i, value in enumerate(window):
-                    loops.insert(kernel.StoreOp(value, self.t, loops.values([i, b, 0])))
+                self.apply(self.b_t, range(f.window), self.x, x_index, self.t, lambda i: [i, b, 0])
 
             def row(i: Index) -> None:  # V[i][j] = sum over b of B^T[j][b] T[i][b]
                 first_position = loops.mul(i, f.window)
-                window = self.evaluate(self.b_t, range(f.window), self.t, lambda b: [i, b, 0])
-                for j, value in enumerate(window):
-                    loops.insert(kernel.StoreOp(value, self.v, loops.values([v_block, loops.add(first_position, j), t, 0])))
+
+                def v_index(j: int) -> list:
+                    return [v_block, loops.add(first_position, j), t, 0]
+
+                self.apply(self.b_t, range(f.window), self.t, lambda b: [i, b, 0], self.v, v_index)
 
             loops.for_(0, f.window, column)
             loops.for_(0, f.window, row)
@@ -457,6 +457,11 @@ class WinogradNest:
             loops.for_(0, stride, lambda p: loops.for_(0, stride, lambda q: transform(ty, tx, p, q)))
 
         loops.for_(0, rows, lambda ty: loops.for_(0, self.tiles_w, lambda tx: tile(ty, tx)))
+
+    def apply(self, program: winograd.Program, rows: Sequence[int], source: SSAValue, index: Callable, target: SSAValue, target_index: Callable) -> None:
+        """target[target_index(r)] = row r of program x, x[k] = source[index(k)], for each of `rows`."""
+        for row, value in zip(rows, self.evaluate(program, rows, source, index)):
+            self.loops.insert(kernel.StoreOp(value, target, self.loops.values(target_index(row))))
 
     def evaluate(self, program: winograd.Program, rows: Sequence[int], source: SSAValue, index: Callable[[int], list]) -> list[SSAValue]:
         """
@@ -507,9 +512,10 @@ class WinogradNest:
         t = loops.add(loops.mul(loops.sub(ty, ty0), self.tiles_w), tx)
 
         def column(b: Index) -> None:  # S[r][b] = sum over i of A^T[r][i] M[i][b]
-            window = self.evaluate(self.a_t, rows, self.m, lambda i: [kb, loops.add(b, i * f.window), t, 0])
-            for r, value in zip(rows, window):
-                loops.insert(kernel.StoreOp(value, self.s, loops.values([r, b, 0])))
+            def m_index(i: int) -> list:
+                return [kb, loops.add(b, i * f.window), t, 0]
+
+            self.apply(self.a_t, rows, self.m, m_index, self.s, lambda r: [r, b, 0])
 
         def row(r: Index) -> None:  # y[r][c] = bias + sum over b of A^T[c][b] S[r][b], then the epilogue
             oh = loops.add(loops.mul(ty, f.tile), r)
