@@ -12,12 +12,13 @@ A stride-2 3x3 conv is the sum of four stride-1 2x2 convs, one per phase
 (p, q) of its input (the pixels 2i + p, 2j + q) with the taps 2a + p, 2b + q
 of its filter (zero where that is past 2). F(4x4, 2x2) computes each with 25
 multiplications per 16 outputs: 100 against 144, 1.44x fewer; the four sum
-in the transformed domain, as if the phases were 4x the input channels. small-tile computes the input and output transforms
-one matrix at a time (B^T d, then (B^T d) B; A^T M, then (A^T M) A), as the
-`Program` of the matrix on vectors in registers: adds and subtracts for the
-coefficients +-1, FMAs by a constant for the others. small-tile copies each
-input window into a zero-padded buffer first, so the sums never leave out a
-pixel.
+in the transformed domain, as if the phases were 4x the input channels.
+
+small-tile computes the input and output transforms one matrix at a time
+(B^T d, then (B^T d) B; A^T M, then (A^T M) A), as the `Program` of the
+matrix on vectors in registers: adds and subtracts for the coefficients +-1,
+FMAs by a constant for the others. small-tile copies each input window into
+a zero-padded buffer first, so the sums never leave out a pixel.
 """
 
 from __future__ import annotations
@@ -138,11 +139,12 @@ Term = tuple[float, int]
 class Program:
     """
     y = matrix x as straight-line code, one vector per element: the values
-    are the inputs x, then the sums in order, each over earlier values. Rows
-    that differ only in the sign of their odd terms share those terms' sums
-    (B^T: 4 d0 + ... and the pairs of points +-1 and +-2), and so do columns
-    equal up to sign (A^T: m1 +- m2 and m3 +- m4): F(4x4)'s B^T takes 12
-    adds and FMAs instead of 16, its A^T 10 instead of 13.
+    are the inputs x, then the sums in order, each over earlier values. Two
+    rows equal up to the sign of some of their terms are E + O and E - O, E
+    the sum of the other terms and O of those (B^T's rows for the points +-1
+    and for +-2); two columns equal up to sign enter as x1 + x2 or x1 - x2,
+    each made once (A^T's m1 +- m2 and m3 +- m4). F(4x4)'s B^T takes 12 adds
+    and FMAs instead of 16, its A^T 10 instead of 13.
     """
 
     inputs: int
