@@ -71,7 +71,7 @@ from xdsl.irdl import (
 from xdsl.utils.exceptions import VerifyException
 
 from small_ir.dialects.nn import fmt, i64_array, shape_of, window_output_size
-from small_ir.winograd import transforms
+from small_ir.winograd import Transform, transforms
 
 KINDS = ("conv", "dwconv", "max", "avg", "copy")
 COMBINES = ("add", "sub", "mul")
@@ -282,16 +282,19 @@ class LayerOp(IRDLOperation):
             return input_shape[-1]
         return self.block
 
-    def winograd_applies(self) -> bool:
-        """Whether Winograd can compute this layer (see small-winograd and small_ir/winograd.py)."""
+    def winograd_transforms(self) -> dict[int, Transform]:
+        """The Winograd transforms for this layer's stride, by output tile m (see small_ir/winograd.py); empty: none."""
         strides = _pair(self.strides)
+        return transforms(strides[0]) if strides[0] == strides[1] else {}
+
+    def winograd_applies(self) -> bool:
+        """Whether Winograd can compute this layer (see small-winograd)."""
         return (
             self.kind.data == "conv"
             and self.block > 0
             and self.input_block == self.block
             and _pair(self.filter) == (3, 3)
-            and strides[0] == strides[1]
-            and bool(transforms(strides[0]))
+            and bool(self.winograd_transforms())
             and _pair(self.dilations) == (1, 1)
         )
 
@@ -345,7 +348,7 @@ class LayerOp(IRDLOperation):
             self.fail("count_include_pad applies to avg only")
         if self.winograd is not None and not self.winograd_applies():
             self.fail("winograd needs a blocked stride-1 or stride-2 3x3 conv without dilation whose input has the layer's block")
-        tiles = transforms(_pair(self.strides)[0])
+        tiles = self.winograd_transforms()
         if self.winograd is not None and self.winograd.value.data not in tiles:
             self.fail(f"winograd is the output tile size m of F(m x m, 3x3): one of {', '.join(map(str, tiles))} at this stride")
         if (self.clamp_bounds is not None) + (self.leaky is not None) + (self.sigmoid is not None) > 1:
@@ -439,8 +442,7 @@ class ConvertOp(_ActivationOp):
         """Both sides are memrefs of one type that hold each element at the same offset (an NHWC image as one block of its channels)."""
         if self.input.type != self.output.type:
             return False
-        source, destination = self.source(), self.destination()
-        return source.offsets().shape == destination.offsets().shape and bool(np.all(source.offsets() == destination.offsets()))
+        return np.array_equal(self.source().offsets(), self.destination().offsets())
 
     def verify_(self) -> None:
         if self.nhwc is not None and bool(self.src_block.value.data) == bool(self.dst_block.value.data):

@@ -315,16 +315,16 @@ class WinogradNest:
 
     A transform loads a column (row) of its input into 1-pixel tiles and runs
     the matrix's `winograd.Program` on them; a loop runs the columns (rows) of
-    a tile. One loop runs the strips
-    (padding rows are zeroed by index arithmetic); output tiles cut off by the
-    border store only their pixels inside the output, so a strip with such
-    tiles (output height not a multiple of m) is emitted on its own.
+    a tile. One loop runs the strips (padding rows are zeroed by index
+    arithmetic); output tiles cut off by the border store only their pixels
+    inside the output, so a strip with such tiles (output height not a
+    multiple of m) is emitted on its own.
     """
 
     def __init__(self, op: small.LayerOp, loops: LoopBuilder, module: ModuleOp):
         self.op, self.loops = op, loops
-        self.stride = op.strides.get_values()[0]
-        self.f = winograd.transforms(self.stride)[op.winograd.value.data]
+        self.f = op.winograd_transforms()[op.winograd.value.data]
+        self.stride = self.f.stride
         self.block, self.w_ob = op.block, op.w_ob.value.data
         self.height, self.width = op.in_hw.get_values()
         self.top, self.left, _, _ = op.pads.get_values()

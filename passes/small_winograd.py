@@ -79,12 +79,12 @@ class SmallWinograd(ModulePass):
         none (a direct conv) of a stride-2 one.
         """
         out_h, out_w = layer.out_hw
-        transforms = winograd.transforms(layer.strides.get_values()[0])
+        transforms = layer.winograd_transforms()
 
         def tiles(m: int) -> int:
             return ceil_div(out_h, m) * ceil_div(out_w, m)
 
         fitting = [m for m in transforms if m <= self.max_tile and tiles(m) >= self.min_tiles]
         multiplications = {m: tiles(m) * transforms[m].positions * transforms[m].phases for m in fitting}
-        fallback = min(transforms) if transforms is winograd.TRANSFORMS else None
+        fallback = min(transforms) if layer.strides.get_values()[0] == 1 else None
         return min(fitting, key=lambda m: (multiplications[m], m), default=fallback)

@@ -216,7 +216,8 @@ def planned_winograd_tile(module: ModuleOp, target: str) -> int | None:
 
     passes = pipeline_spec(target, winograd_min_channels=1, winograd_max_stride=2).split(",")
     module = module.clone()
-    run_pipeline(module, ",".join(passes[: [p.startswith("small-tile") for p in passes].index(True)]))
+    tiling = next(index for index, name in enumerate(passes) if name.startswith("small-tile"))
+    run_pipeline(module, ",".join(passes[:tiling]))
     (conv,) = [op for op in module.walk() if isinstance(op, small.LayerOp) and op.kind.data == "conv"]
     return conv.winograd.value.data if conv.winograd is not None else None
 

@@ -266,46 +266,39 @@ def test_min_channels_below_1_is_a_clear_error():
         blocked_layers(conv_module(16, 16), 0)
 
 
-@pytest.mark.parametrize("target", HOST_TARGETS)
-def test_4x4_tiles_under_sanitizers(target: str):
-    """
-    F(4x4, 3x3) with a bias, a residual add and relu; a 30x13 image with
-    asymmetric padding, so that the output's 8 x 4 tiles run in several
-    strips and the border cuts the last row and column of tiles off;
-    12 -> 20 channels pad the blocks.
-    """
-    rng = np.random.default_rng(4)
-    out_shape = (1, 20, 31, 13)
-    net = NetworkBuilder("net", (1, 12, 30, 13), out_shape)
+def check_residual_winograd(target: str, in_hw: tuple[int, int], out_hw: tuple[int, int], pads, strides, seed: int) -> None:
+    """A 12 -> 20 channel 3x3 conv with a bias, a residual add and relu, through Winograd F(4x4) under the sanitizers."""
+    rng = np.random.default_rng(seed)
+    in_shape, out_shape = (1, 12, *in_hw), (1, 20, *out_hw)
+    net = NetworkBuilder("net", in_shape, out_shape)
     weight, bias = rng.uniform(-1, 1, (20, 12, 3, 3)).astype(np.float32), rng.uniform(-1, 1, 20).astype(np.float32)
     # through a relu: a network input read by convs only would be one exact block of 12 instead
-    y = net.conv2d(net.relu(net.inputs[0]), weight, bias, pads=(1, 1, 2, 1))
+    y = net.conv2d(net.relu(net.inputs[0]), weight, bias, pads=pads, strides=strides)
     module = net.build(net.relu(net.add(y, net.inputs[1])))
-    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 30, 13), out_shape)]
+    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in (in_shape, out_shape)]
     (expected,) = interpret(module, inputs)
     compiled = small_ir.compile(module, target=target, winograd_min_channels=1, winograd_max_stride=2)
     assert winograd_tile_in_c(compiled) == 4
     (output,) = compiled.run_sanitized(*inputs)
     assert_close(output, expected)
+
+
+@pytest.mark.parametrize("target", HOST_TARGETS)
+def test_4x4_tiles_under_sanitizers(target: str):
+    """
+    F(4x4, 3x3): a 30x13 image with asymmetric padding, so that the output's
+    8 x 4 tiles run in several strips and the border cuts the last row and
+    column of tiles off; 12 -> 20 channels pad the blocks.
+    """
+    check_residual_winograd(target, (30, 13), (31, 13), pads=(1, 1, 2, 1), strides=(1, 1), seed=4)
 
 
 @pytest.mark.parametrize("target", HOST_TARGETS)
 def test_stride_2_under_sanitizers(target: str):
     """
-    F(4x4, 2x2) on the phases of a stride-2 conv, with a bias, a residual add
-    and relu: a 33x22 image with asymmetric padding gives 17 x 11 outputs, so
-    several strips, and tiles cut off by the border; the last phase's window
-    reaches one row and column past what the conv reads. 12 -> 20 channels pad the blocks.
+    F(4x4, 2x2) on the phases of a stride-2 conv: a 33x22 image with
+    asymmetric padding gives 17 x 11 outputs, so several strips, and tiles
+    cut off by the border; the last phase's window reaches one row and column
+    past what the conv reads.
     """
-    rng = np.random.default_rng(5)
-    out_shape = (1, 20, 17, 11)
-    net = NetworkBuilder("net", (1, 12, 33, 22), out_shape)
-    weight, bias = rng.uniform(-1, 1, (20, 12, 3, 3)).astype(np.float32), rng.uniform(-1, 1, 20).astype(np.float32)
-    y = net.conv2d(net.relu(net.inputs[0]), weight, bias, pads=(1, 0, 1, 1), strides=(2, 2))
-    module = net.build(net.relu(net.add(y, net.inputs[1])))
-    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in ((1, 12, 33, 22), out_shape)]
-    (expected,) = interpret(module, inputs)
-    compiled = small_ir.compile(module, target=target, winograd_min_channels=1, winograd_max_stride=2)
-    assert winograd_tile_in_c(compiled) == 4
-    (output,) = compiled.run_sanitized(*inputs)
-    assert_close(output, expected)
+    check_residual_winograd(target, (33, 22), (17, 11), pads=(1, 0, 1, 1), strides=(2, 2), seed=5)
