@@ -17,7 +17,7 @@ from small_ir.backends.microkernel import Access, LowerKernel, TargetSpec
 from small_ir.backends.simd import SimdKernel
 
 TARGET = TargetSpec(
-    "avx2", c_ob=16, w_ob=6, cflags=("-mavx2", "-mfma"), vector_bits=256, cpu_feature="avx2", narrow_block=8, narrow_w_ob=8
+    "avx2", c_ob=16, w_ob=6, cflags=("-mavx2", "-mfma"), vector_bits=256, cpu_features=("avx2", "fma"), narrow_block=8, narrow_w_ob=8
 )
 CMP_GE_OQ = 29
 """The _CMP_GE_OQ predicate of _mm*_cmp_ps: ordered, so a NaN lane compares false."""

@@ -3,7 +3,8 @@ lower-kernel-to-avx512: x86 AVX-512F intrinsics. The 14 x 16 tile is 14 `__m512`
 accumulators (of 32 zmm registers); a conv step loads 1 weight vector, then per
 pixel broadcasts one input value (folded into the FMA's memory operand) and
 issues 1 FMA. Same channel block as AVX2, so both share one layout; the
-8-lane tiles of narrow activations are AVX2 code (`__m256`).
+8-lane tiles of narrow activations are AVX2 code (`__m256`), which AVX-512VL
+compiles with 32 registers and broadcasts folded into the FMA as well.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from small_ir.backends.microkernel import LowerKernel, TargetSpec
 from small_ir.backends.simd import SimdKernel
 
 TARGET = TargetSpec(
-    "avx512", c_ob=16, w_ob=14, cflags=("-mavx512f", "-mfma"), vector_bits=512, cpu_feature="avx512f", narrow_block=8, narrow_w_ob=8
+    "avx512",
+    c_ob=16,
+    w_ob=14,
+    cflags=("-mavx512f", "-mavx512vl", "-mfma"),
+    vector_bits=512,
+    cpu_features=("avx512f", "avx512vl", "fma"),
+    narrow_block=8,
+    narrow_w_ob=8,
 )
 MASK = EmitC_OpaqueType(StringAttr("__mmask16"))
 

@@ -40,8 +40,8 @@ class TargetSpec:
     cflags: tuple[str, ...] = ()
     vector_bits: int = 0
     """Width of the ISA's vectors (0: scalar); `--target host` takes the widest the CPU runs."""
-    cpu_feature: str | None = None
-    """The /proc/cpuinfo flag a host needs to run this target's code natively."""
+    cpu_features: tuple[str, ...] = ()
+    """The /proc/cpuinfo flags a host needs to run this target's code natively."""
     platform: str = "host"
     """Where the code runs: host (natively) or a platform of `small_ir.platforms`, under its emulator."""
     isa: str = ""

@@ -59,6 +59,7 @@ from small_ir.compiler import (
     CompiledModel,
     entry_function,
     output_arguments,
+    runs_here,
     target_spec,
 )
 from small_ir.compiler import compile as compile_model
@@ -74,8 +75,8 @@ PEERS = ("onnxruntime", "tflite-xnnpack", "tflite-builtin", "torch", "tvm")
 DEFAULT_ROUNDS = 15
 REPETITION_MS = 20.0
 """Each repetition (of the whole model, per round) runs about this long; a layer's runs a quarter of it."""
-PEAK_FLAGS = {"avx2": ("-mavx2", "-mfma"), "avx512": ("-mavx512f", "-mfma")}
-PEAK_CPU_FEATURES = {"avx2": ("avx2", "fma"), "avx512": ("avx512f", "fma")}
+PEAK_TARGETS = ("avx2", "avx512")
+"""The targets whose FMA peak small_ir/peakflops.c measures, built with each target's flags."""
 HARNESS_TIMEOUT_SECONDS = 600
 MISMATCH_TOLERANCE = 1e-3
 """Outputs differing from the reference by more than this (times max(1, max |output|)) are flagged."""
@@ -388,13 +389,6 @@ def peak_source() -> Path:
     return Path(str(resources.files("small_ir") / "peakflops.c"))
 
 
-def cpu_flags() -> set[str]:
-    try:
-        return set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return set()
-
-
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -407,7 +401,7 @@ def cpu_name() -> str:
 
 def measure_peak(isa: str, directory: Path, trials: int = 5) -> float:
     """Single-thread FMA GFLOP/s of `isa` (avx2 | avx512) on this CPU, with small_ir/peakflops.c."""
-    executable = build_executable([peak_source()], directory / f"peakflops_{isa}", list(PEAK_FLAGS[isa]))
+    executable = build_executable([peak_source()], directory / f"peakflops_{isa}", list(target_spec(isa).cflags))
     result = subprocess.run([str(executable), str(trials)], capture_output=True, text=True, timeout=120)
     found = re.search(r"gflops=([0-9.]+)", result.stdout)
     if result.returncode != 0 or found is None:
@@ -416,10 +410,8 @@ def measure_peak(isa: str, directory: Path, trials: int = 5) -> float:
 
 
 def measure_peaks(directory: Path) -> dict[str, float]:
-    """The FMA peak of every ISA in PEAK_FLAGS this CPU runs."""
-    flags = cpu_flags()
-    runnable = [isa for isa, needs in PEAK_CPU_FEATURES.items() if all(flag in flags for flag in needs)]
-    return {isa: measure_peak(isa, directory) for isa in runnable}
+    """The FMA peak of every target in PEAK_TARGETS this CPU runs."""
+    return {isa: measure_peak(isa, directory) for isa in PEAK_TARGETS if runs_here(target_spec(isa))}
 
 
 # Pinning.

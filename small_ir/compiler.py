@@ -39,9 +39,14 @@ def cpu_flags() -> frozenset[str]:
         return frozenset()
 
 
+def missing_cpu_features(spec: TargetSpec) -> list[str]:
+    """The CPU features the target needs that this CPU lacks."""
+    return [feature for feature in spec.cpu_features if feature not in cpu_flags()]
+
+
 def runs_here(spec: TargetSpec) -> bool:
     """Whether this CPU runs the target's code natively."""
-    return spec.native and (spec.cpu_feature is None or spec.cpu_feature in cpu_flags())
+    return spec.native and not missing_cpu_features(spec)
 
 
 def host_target() -> str:
