@@ -33,6 +33,7 @@ EMULATED = target_params(emulated=True)
 MODELS = Path(__file__).parents[2] / "examples" / "models"
 LAYERS_PER_BATCH = 60
 CHAINS_PER_BATCH = 20
+# A batch draws distinct cases: hypothesis' first example would otherwise be its simplest case, repeated.
 # No shrinking: a batch shrinks for many minutes; the failure message names every failing case instead.
 BATCHES = settings(
     max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.reuse, Phase.generate]
@@ -65,15 +66,14 @@ def run_everywhere(target: str, cases: list[Case]) -> list[tuple[int | None, lis
 @BATCHES
 @given(data=st.data())
 def test_random_layers_match_reference(target: str, data):
+    count = LAYERS_PER_BATCH * 3 // 2  # about a fifth are layers nn does not express
     drawn = []
-    for _ in range(4 * LAYERS_PER_BATCH):
-        case = data.draw(layer_cases(max_channels=40, max_size=14, max_filter=5))
+    for case in data.draw(st.lists(layer_cases(max_channels=40, max_size=14, max_filter=5), min_size=count, max_size=count, unique_by=repr)):
         try:
             drawn.append((case, single_layer_module(case)))
         except VerifyException:
-            continue  # layers nn does not express (softmax off the channel axis, ...)
-        if len(drawn) == LAYERS_PER_BATCH:
-            break
+            continue  # softmax off the channel axis, ...
+    drawn = drawn[:LAYERS_PER_BATCH]
     rng = np.random.default_rng(0)
     cases = [
         Case(small_ir.compile(module, target=target, name=f"layer{index}"), case.random_inputs(rng))
@@ -92,7 +92,7 @@ def test_random_layers_match_reference(target: str, data):
 @settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_chains_match_interpreter(target: str, data):
-    chains = [data.draw(network_chains()) for _ in range(CHAINS_PER_BATCH)]
+    chains = data.draw(st.lists(network_chains(), min_size=CHAINS_PER_BATCH, max_size=CHAINS_PER_BATCH, unique_by=lambda chain: str(chain[0])))
     cases = [
         Case(small_ir.compile(module, target=target, name=f"chain{index}"), [image])
         for index, (module, image) in enumerate(chains)
@@ -111,12 +111,8 @@ def test_chains_match_interpreter(target: str, data):
 @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_winograd_convs_match_interpreter(target: str, data):
-    """
-    Winograd on every layer it can take (cortex-m targets have it off by
-    default). Three batches: hypothesis' first is its simplest conv 20
-    times, the other two are random.
-    """
-    convs = [data.draw(winograd_convs(max_channels=24, max_size=10)) for _ in range(CHAINS_PER_BATCH)]
+    """Winograd on every layer it can take (cortex-m targets have it off by default)."""
+    convs = data.draw(st.lists(winograd_convs(max_channels=24, max_size=10), min_size=CHAINS_PER_BATCH, max_size=CHAINS_PER_BATCH, unique_by=repr))
     cases = [
         Case(small_ir.compile(conv.module, target=target, name=f"conv{index}", winograd_min_channels=1, winograd_max_stride=2), conv.inputs)
         for index, conv in enumerate(convs)
