@@ -195,3 +195,17 @@ def test_write_to_an_unwritable_directory(tmp_path):
 
 def test_host_target_is_a_known_target():
     assert HOST in targets()
+
+
+@pytest.mark.parametrize(
+    "flags, host, missing",
+    [
+        ({"avx2", "fma", "avx512f", "avx512vl"}, "avx512", []),
+        ({"avx2", "fma", "avx512f"}, "avx2", ["avx512vl"]),
+        ({"avx2"}, "scalar", ["avx512f", "avx512vl", "fma"]),
+    ],
+)
+def test_host_target_needs_every_feature_of_its_isa(monkeypatch, flags, host, missing):
+    monkeypatch.setattr(small_ir.compiler, "cpu_flags", lambda: frozenset(flags))
+    assert small_ir.compiler.host_target() == host
+    assert small_ir.compiler.missing_cpu_features(targets()["avx512"]) == missing

@@ -12,20 +12,14 @@ from xdsl.utils.arg_spec import parse_spec
 
 from small_ir.backends import targets
 from small_ir.backends.c_emitter import CEmitError, CTarget, emit_c
+from small_ir.compiler import runs_here
 from small_ir.context import make_context
 from small_ir.toolchain import build_shared_library, load_function, run_with_sanitizers
 
 AVX2_FLAGS = list(targets()["avx2"].cflags)
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        return set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return set()
-
-
-HAS_AVX2 = {"avx2", "fma"} <= _cpu_flags()
+HAS_AVX2 = runs_here(targets()["avx2"])
 
 
 def parse(text: str) -> ModuleOp:
