@@ -36,7 +36,7 @@ CHAINS_PER_BATCH = 20
 # A batch draws distinct cases: hypothesis' first example would otherwise be its simplest case, repeated.
 # No shrinking: a batch shrinks for many minutes; the failure message names every failing case instead.
 BATCHES = settings(
-    max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.reuse, Phase.generate]
+    max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.reuse, Phase.generate]
 )
 
 
@@ -108,7 +108,7 @@ def test_chains_match_interpreter(target: str, data):
 
 
 @pytest.mark.parametrize("target", EMULATED)
-@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_winograd_convs_match_interpreter(target: str, data):
     """Winograd on every layer it can take (cortex-m targets have it off by default)."""
