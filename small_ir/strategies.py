@@ -287,13 +287,14 @@ def layer_cases(**limits) -> st.SearchStrategy[LayerCase]:
 
 
 @st.composite
-def network_chains(draw):
+def network_chains(draw, max_channels: int = 20, max_size: int = 12):
     """
-    A small network and its input: conv -> relu -> pool -> dense -> softmax,
-    a residual block, or a depthwise-separable block.
+    A small network and its input (1..max_channels channels, 4..max_size
+    pixels square): conv -> relu -> pool -> dense -> softmax, a residual
+    block, or a depthwise-separable block.
     """
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    channels, size = draw(st.integers(1, 20)), draw(st.integers(4, 12))
+    channels, size = draw(st.integers(1, max_channels)), draw(st.integers(4, max_size))
     kind = draw(st.sampled_from(["classifier", "residual", "separable"]))
     w = lambda *shape: rng.uniform(-1, 1, shape).astype(np.float32)  # noqa: E731
     net = NetworkBuilder("chain", (1, channels, size, size))
