@@ -7,9 +7,9 @@ fewer multiplications than 2x2 ones (the border cuts tiles off), else 2,
 F(2x2, 3x3) (2.25x fewer). Stride 2, with `max_stride=2`: 4, F(4x4, 2x2) on
 the four phases of the input (1.44x fewer), when the layer has at least
 `min_tiles` 4x4 output tiles, else none; its filters grow 11x (25 positions
-x 4 phases against 9 taps), so it is off by default. The multiplications are paid for with the input and output
-transforms and with arena buffers, so it pays off once both channel counts
-are large.
+x 4 phases against 9 taps), so it is off by default. The multiplications
+are paid for with the input and output transforms and with arena buffers,
+so it pays off once both channel counts are large.
 
     small.layer "conv" %x ... {filter = array<i64: 3, 3>, strides = array<i64: 1, 1>, ...}
     =>  small.layer "conv" %x ... {filter = array<i64: 3, 3>, strides = array<i64: 1, 1>, ..., winograd = 4 : i64}

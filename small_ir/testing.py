@@ -240,7 +240,7 @@ def target_params(only: Sequence[str] | None = None, emulated: bool = False) -> 
     import pytest
 
     from small_ir.backends import targets
-    from small_ir.compiler import missing_cpu_features, runs_here
+    from small_ir.compiler import missing_cpu_features
     from small_ir.platforms import platform
 
     params = []
@@ -248,7 +248,8 @@ def target_params(only: Sequence[str] | None = None, emulated: bool = False) -> 
         if (only is not None and name not in only) or spec.native == emulated:
             continue
         if spec.native:
-            reason = "" if runs_here(spec) else f"this CPU lacks {', '.join(missing_cpu_features(spec))}"
+            missing = missing_cpu_features(spec)
+            reason = f"this CPU lacks {', '.join(missing)}" if missing else ""
         else:
             reason = "; ".join(platform(spec.platform).missing_tools())
         params.append(pytest.param(name, marks=pytest.mark.skipif(bool(reason), reason=reason or "runs here")))

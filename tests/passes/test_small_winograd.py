@@ -138,11 +138,22 @@ def test_every_pass_preserves_semantics_in_the_interpreter(conv):
     assert_pipeline_preserves_semantics(module, pipeline, inputs)
 
 
-def blocked_layers(module, min_channels: int) -> list[small.LayerOp]:
+def blocked_conv(module, min_channels: int = 16, options: str = "") -> small.LayerOp:
+    """The module's one conv after small-layout{c_ob=4 w_ob=2} and small-winograd{min_channels=... options}."""
     run_pipeline(
-        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels={min_channels}}}"
+        module,
+        f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels={min_channels} {options}}}",
     )
-    return [op for op in module.walk() if isinstance(op, small.LayerOp)]
+    (conv,) = [op for op in module.walk() if isinstance(op, small.LayerOp) and op.kind.data == "conv"]
+    return conv
+
+
+def marked_tile(size: int, options: str, strides: tuple[int, int] = (1, 1)) -> int | None:
+    """The `winograd` tile of a padded 16 -> 16 conv on a size x size image (None: direct), with max_stride=2."""
+    net = NetworkBuilder("net", (1, 16, size, size))
+    module = net.build(net.conv2d(net.input, np.ones((16, 16, 3, 3), np.float32), pads=(1, 1, 1, 1), strides=strides))
+    conv = blocked_conv(module, options=f"max_stride=2 {options}")
+    return conv.winograd.value.data if conv.winograd is not None else None
 
 
 def conv_module(c_in: int, c_out: int, **conv):
@@ -163,31 +174,31 @@ def conv_module(c_in: int, c_out: int, **conv):
     ],
 )
 def test_the_pass_marks_only_layers_it_can_compute(channels: tuple[int, int], conv: dict, marked: bool):
-    (layer,) = [op for op in blocked_layers(conv_module(*channels, **conv), 16) if op.kind.data == "conv"]
+    layer = blocked_conv(conv_module(*channels, **conv))
     assert (layer.winograd is not None) == marked
 
 
 def test_a_narrow_input_conv_stays_direct_even_with_min_channels_1():
-    (layer,) = [op for op in blocked_layers(conv_module(3, 16), 1) if op.kind.data == "conv"]
+    layer = blocked_conv(conv_module(3, 16), 1)
     assert layer.input_block == 3 and layer.winograd is None
 
 
 def test_winograd_on_a_layer_it_cannot_compute_does_not_verify():
-    (layer,) = [op for op in blocked_layers(conv_module(16, 16, strides=(3, 3)), 16) if op.kind.data == "conv"]
+    layer = blocked_conv(conv_module(16, 16, strides=(3, 3)))
     layer.winograd = IntegerAttr(2, i64)
     with pytest.raises(VerifyException, match="winograd needs a blocked stride-1 or stride-2 3x3 conv"):
         layer.verify()
 
 
 def test_a_stride_2_conv_takes_only_4x4_tiles():
-    (layer,) = [op for op in blocked_layers(conv_module(16, 16, strides=(2, 2)), 16) if op.kind.data == "conv"]
+    layer = blocked_conv(conv_module(16, 16, strides=(2, 2)))
     layer.winograd = IntegerAttr(2, i64)
     with pytest.raises(VerifyException, match="one of 4 at this stride"):
         layer.verify()
 
 
 def test_a_winograd_tile_other_than_2_or_4_does_not_verify():
-    (layer,) = [op for op in blocked_layers(conv_module(16, 16), 16) if op.kind.data == "conv"]
+    layer = blocked_conv(conv_module(16, 16))
     layer.winograd = IntegerAttr(3, i64)
     with pytest.raises(VerifyException, match="winograd is the output tile size m of F"):
         layer.verify()
@@ -208,13 +219,7 @@ def test_a_winograd_tile_other_than_2_or_4_does_not_verify():
     ],
 )
 def test_the_pass_takes_4x4_tiles_when_there_are_enough_of_them(size: int, options: str, tile: int):
-    net = NetworkBuilder("net", (1, 16, size, size))
-    module = net.build(net.conv2d(net.input, np.ones((16, 16, 3, 3), np.float32), pads=(1, 1, 1, 1)))
-    run_pipeline(
-        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 max_stride=2 {options}}}"
-    )
-    (layer,) = [op for op in module.walk() if isinstance(op, small.LayerOp)]
-    assert layer.winograd.value.data == tile
+    assert marked_tile(size, options) == tile
 
 
 @pytest.mark.parametrize(
@@ -228,42 +233,29 @@ def test_the_pass_takes_4x4_tiles_when_there_are_enough_of_them(size: int, optio
     ],
 )
 def test_the_pass_takes_stride_2_convs_with_enough_4x4_tiles(size: int, options: str, tile: int | None):
-    net = NetworkBuilder("net", (1, 16, size, size))
-    module = net.build(net.conv2d(net.input, np.ones((16, 16, 3, 3), np.float32), pads=(1, 1, 1, 1), strides=(2, 2)))
-    run_pipeline(
-        module, f"nn-to-small,small-fuse,small-layout{{c_ob=4 w_ob=2}},small-winograd{{min_channels=16 max_stride=2 {options}}}"
-    )
-    (layer,) = [op for op in module.walk() if isinstance(op, small.LayerOp)]
-    assert (layer.winograd.value.data if layer.winograd is not None else None) == tile
+    assert marked_tile(size, options, strides=(2, 2)) == tile
 
 
 def test_max_tile_other_than_2_or_4_is_a_clear_error():
     with pytest.raises(PassFailedException, match="max_tile must be one of 2, 4, got 3"):
-        run_pipeline(
-            conv_module(16, 16), "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{max_tile=3}"
-        )
+        blocked_conv(conv_module(16, 16), options="max_tile=3")
 
 
 def test_stride_2_convs_take_winograd_only_with_max_stride_2():
-    (layer,) = [op for op in blocked_layers(conv_module(16, 16, strides=(2, 2)), 16) if op.kind.data == "conv"]
-    assert layer.winograd is None  # 8x8 -> 3x3: one tile, but it is the stride that keeps it direct
-    module = conv_module(16, 16, strides=(2, 2), pads=(1, 1, 1, 1))
-    run_pipeline(module, "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{min_channels=16 min_tiles=1}")
-    assert all(op.winograd is None for op in module.walk() if isinstance(op, small.LayerOp))
+    assert marked_tile(8, "min_tiles=1", strides=(2, 2)) == 4
+    assert blocked_conv(conv_module(16, 16, strides=(2, 2), pads=(1, 1, 1, 1)), options="min_tiles=1").winograd is None
     with pytest.raises(PassFailedException, match="max_stride must be 1 or 2, got 3"):
-        run_pipeline(conv_module(16, 16), "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{max_stride=3}")
+        blocked_conv(conv_module(16, 16), options="max_stride=3")
 
 
 def test_min_tiles_below_1_is_a_clear_error():
     with pytest.raises(PassFailedException, match="min_tiles must be >= 1, got 0"):
-        run_pipeline(
-            conv_module(16, 16), "nn-to-small,small-fuse,small-layout{c_ob=4 w_ob=2},small-winograd{min_tiles=0}"
-        )
+        blocked_conv(conv_module(16, 16), options="min_tiles=0")
 
 
 def test_min_channels_below_1_is_a_clear_error():
     with pytest.raises(PassFailedException, match="min_channels must be >= 1"):
-        blocked_layers(conv_module(16, 16), 0)
+        blocked_conv(conv_module(16, 16), 0)
 
 
 def check_residual_winograd(target: str, in_hw: tuple[int, int], out_hw: tuple[int, int], pads, strides, seed: int) -> None:
